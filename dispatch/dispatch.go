@@ -1,0 +1,364 @@
+// Package dispatch delivers claimed webhooks: it claims due deliveries from
+// the store in batches, queues each on the lane of its target URL, makes the
+// attempts through the egress client, and writes the outcomes back in
+// batches.
+//
+// Isolation comes from the lanes: each URL has its own queue and at most
+// LaneConcurrency attempts in flight, so an endpoint that hangs ties up only
+// its own lane, and a full lane is left out of the next claim instead of
+// filling memory. Retries are rows in the store with a later
+// next_attempt_at, so a retry storm never sits in front of first attempts in
+// memory.
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/egress"
+)
+
+// Config configures a Dispatcher. Zero values take the defaults shown.
+type Config struct {
+	Store  herald.Store
+	Client *egress.Client
+	Logger *slog.Logger
+
+	LaneConcurrency int           // attempts in flight per URL; 32
+	LaneQueue       int           // claimed deliveries waiting per URL; 1,000
+	MaxHeld         int           // claimed deliveries held in memory in all; 20,000
+	ClaimBatch      int           // deliveries per claim query; 1,000
+	PollInterval    time.Duration // fallback poll when nothing signals; 1 s
+	Lease           time.Duration // claim lease, renewed while held; 2 min
+	ShutdownGrace   time.Duration // in-flight attempts may finish for this long at stop; 10 s
+}
+
+// Dispatcher owns the delivery workers. Create it with New and run it with Run.
+type Dispatcher struct {
+	cfg   Config
+	store herald.Store
+	log   *slog.Logger
+	envs  *envCache
+
+	wake    chan struct{}
+	results chan herald.AttemptResult
+
+	mu       sync.Mutex
+	lanes    map[string]*lane
+	held     map[string]struct{}
+	stopping bool
+	inflight sync.WaitGroup
+}
+
+type lane struct {
+	url    string
+	queue  []herald.Job
+	head   int
+	active int
+}
+
+func (l *lane) len() int { return len(l.queue) - l.head }
+
+func (l *lane) pop() herald.Job {
+	j := l.queue[l.head]
+	l.queue[l.head] = herald.Job{}
+	l.head++
+	if l.head == len(l.queue) {
+		l.queue, l.head = l.queue[:0], 0
+	}
+	return j
+}
+
+// New returns a Dispatcher for cfg.
+func New(cfg Config) *Dispatcher {
+	if cfg.LaneConcurrency <= 0 {
+		cfg.LaneConcurrency = 32
+	}
+	if cfg.LaneQueue <= 0 {
+		cfg.LaneQueue = 1000
+	}
+	if cfg.MaxHeld <= 0 {
+		cfg.MaxHeld = 20000
+	}
+	if cfg.ClaimBatch <= 0 {
+		cfg.ClaimBatch = 1000
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 2 * time.Minute
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Client == nil {
+		cfg.Client = egress.New(egress.Options{})
+	}
+	return &Dispatcher{
+		cfg:     cfg,
+		store:   cfg.Store,
+		log:     cfg.Logger,
+		envs:    newEnvCache(cfg.Store),
+		wake:    make(chan struct{}, 1),
+		results: make(chan herald.AttemptResult, 4096),
+		lanes:   make(map[string]*lane),
+		held:    make(map[string]struct{}),
+	}
+}
+
+// Notify tells the dispatcher that deliveries became due now (after an
+// ingest commit). It never blocks.
+func (d *Dispatcher) Notify() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// InvalidateEnvironment drops cached settings and keys of an environment,
+// so the next attempt uses what was just written (a rotated key, new settings).
+func (d *Dispatcher) InvalidateEnvironment(id string) { d.envs.invalidate(id) }
+
+// Run claims and delivers until ctx is cancelled, then stops taking work,
+// lets in-flight attempts finish for up to ShutdownGrace, puts everything
+// else back to pending, and returns once all outcomes are written.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	// Attempts run under sendCtx so that shutdown can let them finish
+	// after ctx is cancelled.
+	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelSends()
+
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		d.writeResults()
+	}()
+	renewCtx, stopRenew := context.WithCancel(ctx)
+	renewDone := make(chan struct{})
+	go func() {
+		defer close(renewDone)
+		d.renewLeases(renewCtx)
+	}()
+
+	d.claimLoop(ctx, sendCtx)
+
+	// Shutdown.
+	d.mu.Lock()
+	d.stopping = true
+	var queued []string
+	for url, l := range d.lanes {
+		for l.len() > 0 {
+			queued = append(queued, l.pop().DeliveryID)
+		}
+		if l.active == 0 {
+			delete(d.lanes, url)
+		}
+	}
+	for _, id := range queued {
+		delete(d.held, id)
+	}
+	d.mu.Unlock()
+	bg := context.WithoutCancel(ctx)
+	if len(queued) > 0 {
+		if err := d.store.Release(bg, queued, time.Now()); err != nil {
+			d.log.Error("release queued deliveries", "count", len(queued), "err", err)
+		}
+	}
+	finished := make(chan struct{})
+	go func() { d.inflight.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(d.cfg.ShutdownGrace):
+		cancelSends() // interrupted attempts are released, not counted
+		<-finished
+	}
+	close(d.results)
+	<-writerDone
+	stopRenew()
+	<-renewDone
+	return nil
+}
+
+func (d *Dispatcher) claimLoop(ctx, sendCtx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		claimed, full := d.claimOnce(ctx, sendCtx)
+		if ctx.Err() != nil {
+			return
+		}
+		if full {
+			continue // more may be due right now
+		}
+		wait := d.cfg.PollInterval
+		if claimed >= 0 {
+			if next, ok, err := d.store.NextDue(ctx); err == nil && ok {
+				if until := time.Until(next); until > 0 && until < wait {
+					wait = until
+				} else if until <= 0 && claimed > 0 {
+					wait = 0
+				}
+			}
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.wake:
+		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+// claimOnce claims one batch. full reports that the batch was filled and
+// capacity remains, so the caller should claim again at once; claimed is -1
+// after an error.
+func (d *Dispatcher) claimOnce(ctx, sendCtx context.Context) (claimed int, full bool) {
+	d.mu.Lock()
+	capacity := min(d.cfg.ClaimBatch, d.cfg.MaxHeld-len(d.held))
+	var exclude []string
+	for url, l := range d.lanes {
+		if l.len() >= d.cfg.LaneQueue && len(exclude) < 500 {
+			exclude = append(exclude, url)
+		}
+	}
+	d.mu.Unlock()
+	if capacity <= 0 {
+		return 0, false
+	}
+	now := time.Now()
+	jobs, err := d.store.ClaimDue(ctx, herald.ClaimRequest{Now: now, Limit: capacity, LeaseUntil: now.Add(d.cfg.Lease), ExcludeURLs: exclude})
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Error("claim deliveries", "err", err)
+		}
+		return -1, false
+	}
+	d.mu.Lock()
+	for _, j := range jobs {
+		d.held[j.DeliveryID] = struct{}{}
+		l := d.lanes[j.URL]
+		if l == nil {
+			l = &lane{url: j.URL}
+			d.lanes[j.URL] = l
+		}
+		l.queue = append(l.queue, j)
+		if l.active < d.cfg.LaneConcurrency {
+			l.active++
+			d.inflight.Add(1)
+			go d.work(sendCtx, l)
+		}
+	}
+	d.mu.Unlock()
+	return len(jobs), len(jobs) == capacity
+}
+
+// work runs attempts from one lane until its queue is empty.
+func (d *Dispatcher) work(ctx context.Context, l *lane) {
+	defer d.inflight.Done()
+	for {
+		d.mu.Lock()
+		if l.len() == 0 || d.stopping {
+			l.active--
+			if l.active == 0 && l.len() == 0 {
+				delete(d.lanes, l.url)
+			}
+			d.mu.Unlock()
+			return
+		}
+		job := l.pop()
+		d.mu.Unlock()
+
+		res, ok := d.attempt(ctx, job)
+		if !ok {
+			// Interrupted by shutdown: give it back untouched.
+			if err := d.store.Release(context.WithoutCancel(ctx), []string{job.DeliveryID}, time.Now()); err != nil {
+				d.log.Error("release interrupted delivery", "delivery_id", job.DeliveryID, "err", err)
+			}
+			d.mu.Lock()
+			delete(d.held, job.DeliveryID)
+			d.mu.Unlock()
+			continue
+		}
+		d.results <- res
+	}
+}
+
+// writeResults records attempt outcomes in batches until results is closed.
+func (d *Dispatcher) writeResults() {
+	const maxBatch = 1000
+	batch := make([]herald.AttemptResult, 0, maxBatch)
+	for r := range d.results {
+		batch = append(batch[:0], r)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-d.results:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		for attempt := 0; ; attempt++ {
+			err := d.store.RecordAttempts(context.Background(), batch)
+			if err == nil {
+				break
+			}
+			// The outcomes are not lost if this never succeeds: the
+			// deliveries stay claimed and are attempted again once their
+			// lease ends or at restart.
+			d.log.Error("record attempts", "count", len(batch), "err", err)
+			if attempt >= 20 {
+				break
+			}
+			time.Sleep(min(time.Duration(attempt+1)*100*time.Millisecond, 2*time.Second))
+		}
+		d.mu.Lock()
+		for _, r := range batch {
+			delete(d.held, r.DeliveryID)
+		}
+		d.mu.Unlock()
+		d.Notify() // capacity was freed, and retries may be due soon
+	}
+}
+
+func (d *Dispatcher) renewLeases(ctx context.Context) {
+	t := time.NewTicker(d.cfg.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		d.mu.Lock()
+		ids := make([]string, 0, len(d.held))
+		for id := range d.held {
+			ids = append(ids, id)
+		}
+		d.mu.Unlock()
+		if len(ids) == 0 {
+			continue
+		}
+		if err := d.store.RenewLeases(ctx, ids, time.Now().Add(d.cfg.Lease)); err != nil && !errors.Is(err, context.Canceled) {
+			d.log.Error("renew leases", "count", len(ids), "err", err)
+		}
+	}
+}

@@ -1,0 +1,143 @@
+// Package herald holds the domain of the herald webhook delivery service:
+// environments and their webhook settings, events, deliveries and attempts,
+// the retry policy, and the Store interface that the database adapters
+// (store/sqlite, and later store/postgres) implement.
+//
+// The package has no dependencies on HTTP, SQL drivers or the dispatcher;
+// everything else depends on it, never the other way round.
+package herald
+
+import (
+	"errors"
+	"time"
+)
+
+// Version is sent in the User-Agent of every webhook as herald/<Version>.
+var Version = "0.1.0"
+
+// Sentinel errors returned by Store implementations.
+var (
+	// ErrNotFound: the row does not exist, or belongs to another environment.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique constraint (such as an environment name) was violated.
+	ErrConflict = errors.New("conflict")
+)
+
+// Delivery states (SPEC §7).
+const (
+	StatusPending   = "pending"
+	StatusSending   = "sending"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusSkipped   = "skipped"
+)
+
+// Environment is a tenant. SecretKey is only set on creation (it is stored as
+// a hash); SigningKey signs webhooks.
+type Environment struct {
+	ID            string
+	Name          string
+	SecretKey     string // plaintext, only when just created
+	SecretKeyHash []byte // SHA-256 of the secret key
+	SigningKey    string
+	// PreviousSigningKey stays valid for Standard Webhooks signatures until
+	// PreviousKeyExpiresAt, so receivers can roll keys without a gap.
+	PreviousSigningKey   string
+	PreviousKeyExpiresAt time.Time
+	Settings             Settings
+	CreatedAt            time.Time
+}
+
+// SigningKeys returns the keys valid at now: the current key first, then the
+// previous one during its grace period.
+func (e *Environment) SigningKeys(now time.Time) []string {
+	keys := []string{e.SigningKey}
+	if e.PreviousSigningKey != "" && now.Before(e.PreviousKeyExpiresAt) {
+		keys = append(keys, e.PreviousSigningKey)
+	}
+	return keys
+}
+
+// Event is one webhook body accepted from a producer. Body is the canonical
+// JSON that is sent and signed.
+type Event struct {
+	ID                string
+	EnvironmentID     string
+	Type              string
+	ConnectionID      string
+	ProviderConfigKey string
+	Body              []byte
+	Skipped           string // gate reason when nothing was sent
+	CreatedAt         time.Time
+}
+
+// Delivery is one event to one URL; it is also the queue entry.
+type Delivery struct {
+	ID                string
+	EventID           string
+	EnvironmentID     string
+	Type              string
+	ConnectionID      string
+	ProviderConfigKey string
+	URL               string
+	Status            string
+	Attempts          int
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	NextAttemptAt     *time.Time
+	LastStatusCode    *int
+	LastError         *string
+}
+
+// Attempt is one HTTP request made for a delivery.
+type Attempt struct {
+	Number       int
+	StartedAt    time.Time
+	DurationMS   int64
+	StatusCode   *int
+	Error        *string
+	ResponseBody *string
+}
+
+// NewEvent is an event to store together with its deliveries.
+type NewEvent struct {
+	Event      Event
+	Deliveries []Delivery
+}
+
+// Job is a claimed delivery handed to the dispatcher.
+type Job struct {
+	DeliveryID    string
+	EventID       string
+	EnvironmentID string
+	URL           string
+	Attempts      int // attempts already made
+	Body          []byte
+}
+
+// AttemptResult is the outcome of one attempt and the delivery's next state.
+type AttemptResult struct {
+	DeliveryID    string
+	Attempt       Attempt
+	Status        string     // next delivery status
+	NextAttemptAt *time.Time // when Status is pending
+}
+
+// DeliveryFilter selects deliveries for the log (SPEC §10).
+type DeliveryFilter struct {
+	Status            string
+	Type              string
+	ConnectionID      string
+	ProviderConfigKey string
+	Since, Until      *time.Time
+	Limit             int
+	Cursor            string // id of the last delivery of the previous page
+}
+
+// ClaimRequest asks for due deliveries.
+type ClaimRequest struct {
+	Now         time.Time
+	Limit       int
+	LeaseUntil  time.Time
+	ExcludeURLs []string // lanes that are full
+}
