@@ -34,7 +34,9 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.code + ": " + e.msg }
 
-func errf(status int, code, msg string) *apiError { return &apiError{status: status, code: code, msg: msg} }
+func errf(status int, code, msg string) *apiError {
+	return &apiError{status: status, code: code, msg: msg}
+}
 
 func badBody(msg string) *apiError { return errf(http.StatusBadRequest, CodeInvalidBody, msg) }
 
@@ -114,4 +116,3 @@ func (w *jsonErrorWriter) Write(b []byte) (int, error) {
 	}
 	return w.ResponseWriter.Write(b)
 }
-

@@ -29,8 +29,8 @@ const (
 
 // Config wires a Server.
 type Config struct {
-	Store    herald.Store
-	Intake   *intake.Service
+	Store  herald.Store
+	Intake *intake.Service
 	// AdminKeyHashes are the SHA-256 hashes of the valid admin keys (the
 	// configured one, and one that serve --dev created); none: admin
 	// routes answer 401.

@@ -80,6 +80,8 @@ func New(opts Options) *Client {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: 1 * time.Second,
+		// Webhook receivers get the body exactly as signed; no gzip dance.
+		DisableCompression: true,
 	}
 	c.client = &http.Client{
 		Transport: c.transport,
