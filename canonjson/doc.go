@@ -16,8 +16,9 @@
 //     (exponent thresholds, "1e+21" vs "1e21", -0, ...);
 //   - it replaces lone surrogate escapes with U+FFFD, which JSON.parse keeps
 //     and JSON.stringify writes back as "\udXXX";
-//   - it rejects invalid UTF-8 or handles it differently from a JavaScript
-//     TextDecoder, and it keeps "__proto__" keys, which stringifyStable drops.
+//   - it replaces every invalid UTF-8 byte with U+FFFD, whereas TextDecoder
+//     replaces each maximal ill-formed subsequence with one U+FFFD;
+//   - it keeps "__proto__" keys, which stringifyStable drops.
 //
 // # Value model
 //

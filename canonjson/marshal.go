@@ -104,8 +104,9 @@ func sameKey[V any](a, b pair[V]) bool {
 	return a.cls == clsNonASCII && b.cls == clsNonASCII && compareUTF16(a.k, b.k) == 0
 }
 
-// encoder holds a buffer and scratch stacks reused across calls and nesting levels: an
-// object's members are pushed on top, sorted in place, written, and popped.
+// encoder holds a buffer and scratch stacks reused across calls and nesting
+// levels: an object's members are pushed on top, sorted in place, written,
+// and popped.
 type encoder struct {
 	buf      []byte // output buffer for Marshal, copied out at the end
 	anyPairs []pair[any]

@@ -28,9 +28,11 @@ func (e *SyntaxError) Error() string {
 // top level and must be followed by whitespace only. Numbers are rounded to
 // float64 as JavaScript rounds them (literals beyond the float64 range
 // become ±Inf). For duplicate keys the last one wins. Members named
-// "__proto__" are dropped at every level, since stringifyStable cannot
-// write them. Lone surrogate escapes are kept as WTF-8, and ill-formed UTF-8
-// inside strings becomes U+FFFD (see the package documentation).
+// "__proto__" are dropped at every level, as stringifyStable drops them
+// (it copies members into a fresh object, where assigning "__proto__" sets
+// the prototype instead of creating a property). Lone surrogate escapes are
+// kept as WTF-8, and ill-formed UTF-8 inside strings becomes U+FFFD (see the
+// package documentation).
 //
 // Any error is a *SyntaxError, including nesting deeper than MaxDepth.
 // Parse never panics, whatever the input.
