@@ -87,6 +87,9 @@ type Delivery struct {
 	NextAttemptAt     *time.Time
 	LastStatusCode    *int
 	LastError         *string
+	// LeaseUntil is set on a delivery stored already claimed (status
+	// sending) by the process that will attempt it.
+	LeaseUntil *time.Time
 }
 
 // Attempt is one HTTP request made for a delivery.

@@ -110,7 +110,7 @@ func (s *Server) deleteEnvironment(w http.ResponseWriter, r *http.Request) error
 		}
 		return err
 	}
-	s.cfg.Invalidate(id)
+	s.cfg.Environments.Invalidate(id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -143,7 +143,7 @@ func (s *Server) patchWebhookSettings(w http.ResponseWriter, r *http.Request, en
 	if err := s.store.UpdateSettings(r.Context(), env.ID, next); err != nil {
 		return err
 	}
-	s.cfg.Invalidate(env.ID)
+	s.cfg.Environments.Invalidate(env.ID)
 	writeJSON(w, http.StatusOK, next)
 	return nil
 }
@@ -156,7 +156,7 @@ func (s *Server) rotateSigningKey(w http.ResponseWriter, r *http.Request, env *h
 	if err := s.store.RotateSigningKey(r.Context(), env.ID, key.String(), time.Now().Add(RotationGrace)); err != nil {
 		return err
 	}
-	s.cfg.Invalidate(env.ID)
+	s.cfg.Environments.Invalidate(env.ID)
 	writeJSON(w, http.StatusOK, map[string]any{"data": map[string]string{"webhook_signing_key": key.String()}})
 	return nil
 }

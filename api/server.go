@@ -16,6 +16,7 @@ import (
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/canonjson"
+	"github.com/heraldhq/herald/envcache"
 	"github.com/heraldhq/herald/intake"
 )
 
@@ -38,9 +39,10 @@ type Config struct {
 	// CheckURL decides whether a webhook URL may be used (syntax and, unless
 	// private URLs are allowed, where it resolves).
 	CheckURL func(ctx context.Context, url string) error
-	// Invalidate is called after an environment's settings or keys change.
-	Invalidate func(envID string)
-	Logger     *slog.Logger
+	// Environments caches environments for authentication; the API
+	// invalidates an entry whenever it changes one.
+	Environments *envcache.Cache
+	Logger       *slog.Logger
 }
 
 // Server is the HTTP API.
@@ -56,8 +58,8 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Invalidate == nil {
-		cfg.Invalidate = func(string) {}
+	if cfg.Environments == nil {
+		cfg.Environments = envcache.New(cfg.Store, 0)
 	}
 	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, mux: http.NewServeMux()}
 	m := s.mux
@@ -145,7 +147,7 @@ func (s *Server) env(h envHandler) http.HandlerFunc {
 			return
 		}
 		sum := sha256.Sum256([]byte(key))
-		env, err := s.store.EnvironmentByKeyHash(r.Context(), sum[:])
+		env, err := s.cfg.Environments.ByKeyHash(r.Context(), sum[:])
 		if errors.Is(err, herald.ErrNotFound) || (err == nil && subtle.ConstantTimeCompare(sum[:], env.SecretKeyHash) != 1) {
 			s.writeError(w, r, unauthorized("invalid secret key"))
 			return

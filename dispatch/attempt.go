@@ -26,7 +26,7 @@ const maxResponseBody = 4 << 10
 func (d *Dispatcher) attempt(ctx context.Context, job herald.Job) (res herald.AttemptResult, ok bool) {
 	number := job.Attempts + 1
 	res = herald.AttemptResult{DeliveryID: job.DeliveryID, Attempt: herald.Attempt{Number: number}}
-	env, err := d.envs.get(ctx, job.EnvironmentID)
+	env, err := d.envs.ByID(ctx, job.EnvironmentID)
 	if err != nil {
 		if ctx.Err() != nil {
 			return res, false

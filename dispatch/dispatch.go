@@ -20,6 +20,7 @@ import (
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/egress"
+	"github.com/heraldhq/herald/envcache"
 )
 
 // Config configures a Dispatcher. Zero values take the defaults shown.
@@ -27,6 +28,8 @@ type Config struct {
 	Store  herald.Store
 	Client *egress.Client
 	Logger *slog.Logger
+	// Environments supplies settings and signing keys; nil: a private cache.
+	Environments *envcache.Cache
 
 	LaneConcurrency int           // attempts in flight per URL; 32
 	LaneQueue       int           // claimed deliveries waiting per URL; 1,000
@@ -42,7 +45,7 @@ type Dispatcher struct {
 	cfg   Config
 	store herald.Store
 	log   *slog.Logger
-	envs  *envCache
+	envs  *envcache.Cache
 
 	wake    chan struct{}
 	results chan herald.AttemptResult
@@ -50,18 +53,25 @@ type Dispatcher struct {
 	mu       sync.Mutex
 	lanes    map[string]*lane
 	held     map[string]struct{}
+	reserved int // slots promised to ingests not yet committed
+	running  bool
 	stopping bool
+	sendCtx  context.Context
 	inflight sync.WaitGroup
 }
 
 type lane struct {
-	url    string
-	queue  []herald.Job
-	head   int
-	active int
+	url      string
+	queue    []herald.Job
+	head     int
+	active   int
+	reserved int
 }
 
 func (l *lane) len() int { return len(l.queue) - l.head }
+
+// full reports whether the lane holds as many deliveries as it may.
+func (l *lane) full(max int) bool { return l.len()+l.reserved >= max }
 
 func (l *lane) pop() herald.Job {
 	j := l.queue[l.head]
@@ -99,6 +109,9 @@ func New(cfg Config) *Dispatcher {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Environments == nil {
+		cfg.Environments = envcache.New(cfg.Store, 0)
+	}
 	if cfg.Client == nil {
 		cfg.Client = egress.New(egress.Options{})
 	}
@@ -106,7 +119,7 @@ func New(cfg Config) *Dispatcher {
 		cfg:     cfg,
 		store:   cfg.Store,
 		log:     cfg.Logger,
-		envs:    newEnvCache(cfg.Store),
+		envs:    cfg.Environments,
 		wake:    make(chan struct{}, 1),
 		results: make(chan herald.AttemptResult, 4096),
 		lanes:   make(map[string]*lane),
@@ -122,10 +135,6 @@ func (d *Dispatcher) Notify() {
 	default:
 	}
 }
-
-// InvalidateEnvironment drops cached settings and keys of an environment,
-// so the next attempt uses what was just written (a rotated key, new settings).
-func (d *Dispatcher) InvalidateEnvironment(id string) { d.envs.invalidate(id) }
 
 // Run claims and delivers until ctx is cancelled, then stops taking work,
 // lets in-flight attempts finish for up to ShutdownGrace, puts everything
@@ -148,6 +157,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		d.renewLeases(renewCtx)
 	}()
 
+	d.mu.Lock()
+	d.running = true
+	d.sendCtx = sendCtx
+	d.mu.Unlock()
 	d.claimLoop(ctx, sendCtx)
 
 	// Shutdown.
@@ -158,7 +171,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		for l.len() > 0 {
 			queued = append(queued, l.pop().DeliveryID)
 		}
-		if l.active == 0 {
+		if l.active == 0 && l.reserved == 0 {
 			delete(d.lanes, url)
 		}
 	}
@@ -229,10 +242,10 @@ func (d *Dispatcher) claimLoop(ctx, sendCtx context.Context) {
 // after an error.
 func (d *Dispatcher) claimOnce(ctx, sendCtx context.Context) (claimed int, full bool) {
 	d.mu.Lock()
-	capacity := min(d.cfg.ClaimBatch, d.cfg.MaxHeld-len(d.held))
+	capacity := min(d.cfg.ClaimBatch, d.cfg.MaxHeld-len(d.held)-d.reserved)
 	var exclude []string
 	for url, l := range d.lanes {
-		if l.len() >= d.cfg.LaneQueue && len(exclude) < 500 {
+		if l.full(d.cfg.LaneQueue) && len(exclude) < 500 {
 			exclude = append(exclude, url)
 		}
 	}
@@ -251,20 +264,83 @@ func (d *Dispatcher) claimOnce(ctx, sendCtx context.Context) (claimed int, full 
 	d.mu.Lock()
 	for _, j := range jobs {
 		d.held[j.DeliveryID] = struct{}{}
-		l := d.lanes[j.URL]
-		if l == nil {
-			l = &lane{url: j.URL}
-			d.lanes[j.URL] = l
-		}
-		l.queue = append(l.queue, j)
-		if l.active < d.cfg.LaneConcurrency {
-			l.active++
-			d.inflight.Add(1)
-			go d.work(sendCtx, l)
-		}
+		d.enqueueLocked(d.lane(j.URL), j)
 	}
 	d.mu.Unlock()
 	return len(jobs), len(jobs) == capacity
+}
+
+func (d *Dispatcher) lane(url string) *lane {
+	l := d.lanes[url]
+	if l == nil {
+		l = &lane{url: url}
+		d.lanes[url] = l
+	}
+	return l
+}
+
+// enqueueLocked queues j on l and starts a worker if the lane has room.
+func (d *Dispatcher) enqueueLocked(l *lane, j herald.Job) {
+	l.queue = append(l.queue, j)
+	if l.active < d.cfg.LaneConcurrency {
+		l.active++
+		d.inflight.Add(1)
+		go d.work(d.sendCtx, l)
+	}
+}
+
+// Reserve asks for room for one new delivery to url, before the ingest
+// that creates it commits. When granted, the caller stores the delivery
+// as already claimed (status sending, lease until leaseUntil) and then
+// calls Start with it, or Cancel if the ingest failed: a fresh webhook
+// goes straight from the ingest to its lane without a claim query.
+// Refused when the lane or the dispatcher is full, or not running; the
+// delivery is then stored pending and claimed later.
+func (d *Dispatcher) Reserve(url string) (leaseUntil time.Time, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.running || d.stopping || len(d.held)+d.reserved >= d.cfg.MaxHeld {
+		return time.Time{}, false
+	}
+	l := d.lane(url)
+	if l.full(d.cfg.LaneQueue) {
+		return time.Time{}, false
+	}
+	l.reserved++
+	d.reserved++
+	return time.Now().Add(d.cfg.Lease), true
+}
+
+// Cancel returns a reservation whose ingest did not store anything.
+func (d *Dispatcher) Cancel(url string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.unreserveLocked(url)
+}
+
+func (d *Dispatcher) unreserveLocked(url string) *lane {
+	l := d.lanes[url]
+	l.reserved--
+	d.reserved--
+	return l
+}
+
+// Start hands over a committed delivery that was reserved with Reserve.
+func (d *Dispatcher) Start(j herald.Job) {
+	d.mu.Lock()
+	l := d.unreserveLocked(j.URL)
+	if !d.stopping {
+		d.held[j.DeliveryID] = struct{}{}
+		d.enqueueLocked(l, j)
+		d.mu.Unlock()
+		return
+	}
+	d.mu.Unlock()
+	// Too late to attempt: shutdown already released the queues, so give
+	// this one back as well.
+	if err := d.store.Release(context.Background(), []string{j.DeliveryID}, time.Now()); err != nil {
+		d.log.Error("release delivery", "delivery_id", j.DeliveryID, "err", err)
+	}
 }
 
 // work runs attempts from one lane until its queue is empty.
@@ -274,7 +350,7 @@ func (d *Dispatcher) work(ctx context.Context, l *lane) {
 		d.mu.Lock()
 		if l.len() == 0 || d.stopping {
 			l.active--
-			if l.active == 0 && l.len() == 0 {
+			if l.active == 0 && l.len() == 0 && l.reserved == 0 {
 				delete(d.lanes, l.url)
 			}
 			d.mu.Unlock()

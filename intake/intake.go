@@ -18,11 +18,21 @@ import (
 // SkippedNoURL is the skip reason when the environment has no webhook URL.
 const SkippedNoURL = "no_webhook_url"
 
+// Dispatcher is what intake needs of the delivery side: fresh deliveries
+// go straight to their lanes when there is room (Reserve before the
+// commit, then Start or Cancel), and Notify wakes the claimer for those
+// stored pending.
+type Dispatcher interface {
+	Reserve(url string) (leaseUntil time.Time, ok bool)
+	Cancel(url string)
+	Start(job herald.Job)
+	Notify()
+}
+
 // Service accepts events for an environment.
 type Service struct {
-	Store herald.Store
-	// Notify is called after a commit that created deliveries.
-	Notify func()
+	Store      herald.Store
+	Dispatcher Dispatcher
 }
 
 // Result is the answer for one event (SPEC §5).
@@ -48,7 +58,8 @@ func (s *Service) Accept(ctx context.Context, env *herald.Environment, idempoten
 	results := make([]Result, 0, len(hooks))
 	gates := GateSettings(env.Settings)
 	urls := env.Settings.URLs()
-	deliveries := 0
+	pending := 0
+	var reserved []herald.Job // deliveries stored claimed, for Start after the commit
 	for _, h := range hooks {
 		body, err := h.Canonical()
 		if err != nil {
@@ -75,10 +86,15 @@ func (s *Service) Accept(ctx context.Context, env *herald.Environment, idempoten
 				}
 				d := herald.Delivery{ID: did.String(), EventID: ev.ID, EnvironmentID: env.ID, Type: ev.Type, ConnectionID: conn,
 					ProviderConfigKey: pck, URL: u, Status: herald.StatusPending, CreatedAt: now, UpdatedAt: now, NextAttemptAt: &now}
+				if lease, ok := s.Dispatcher.Reserve(u); ok {
+					d.Status, d.LeaseUntil = herald.StatusSending, &lease
+					reserved = append(reserved, herald.Job{DeliveryID: d.ID, EventID: ev.ID, EnvironmentID: env.ID, URL: u, Body: body})
+				} else {
+					pending++
+				}
 				ds = append(ds, d)
 				res.Deliveries = append(res.Deliveries, DeliveryRef{ID: d.ID, URL: u})
 			}
-			deliveries += len(ds)
 		}
 		if ev.Skipped != "" {
 			reason := ev.Skipped
@@ -87,6 +103,14 @@ func (s *Service) Accept(ctx context.Context, env *herald.Environment, idempoten
 		events = append(events, herald.NewEvent{Event: ev, Deliveries: ds})
 		results = append(results, res)
 	}
+	stored := false
+	defer func() {
+		if !stored {
+			for _, j := range reserved {
+				s.Dispatcher.Cancel(j.URL)
+			}
+		}
+	}()
 	var answer []byte
 	var err error
 	if batch {
@@ -107,8 +131,12 @@ func (s *Service) Accept(ctx context.Context, env *herald.Environment, idempoten
 	if replay != nil {
 		return replay, nil
 	}
-	if deliveries > 0 && s.Notify != nil {
-		s.Notify()
+	stored = true
+	for _, j := range reserved {
+		s.Dispatcher.Start(j)
+	}
+	if pending > 0 {
+		s.Dispatcher.Notify()
 	}
 	return answer, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/heraldhq/herald/api"
 	"github.com/heraldhq/herald/dispatch"
 	"github.com/heraldhq/herald/egress"
+	"github.com/heraldhq/herald/envcache"
 	"github.com/heraldhq/herald/intake"
 	"github.com/heraldhq/herald/store/sqlite"
 )
@@ -150,8 +151,9 @@ func serve(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger, o
 	egressOpts := egress.Options{AllowPrivate: cfg.AllowPrivateURLs}
 	client := egress.New(egressOpts)
 	defer client.CloseIdleConnections()
-	d := dispatch.New(dispatch.Config{Store: store, Client: client, Logger: log})
-	svc := &intake.Service{Store: store, Notify: d.Notify}
+	envs := envcache.New(store, 0)
+	d := dispatch.New(dispatch.Config{Store: store, Client: client, Logger: log, Environments: envs})
+	svc := &intake.Service{Store: store, Dispatcher: d}
 	apiHandler := api.New(api.Config{
 		Store: store, Intake: svc, AdminKeyHashes: adminHashes, Logger: log,
 		CheckURL: func(ctx context.Context, u string) error {
@@ -159,7 +161,7 @@ func serve(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger, o
 			defer cancel()
 			return egress.CheckURL(ctx, u, egressOpts)
 		},
-		Invalidate: d.InvalidateEnvironment,
+		Environments: envs,
 	})
 
 	dctx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))

@@ -174,8 +174,12 @@ func (s *Store) Ingest(ctx context.Context, req herald.IngestRequest) ([]byte, e
 				return fmt.Errorf("ingest: insert event: %w", err)
 			}
 			for _, d := range ne.Deliveries {
+				status := d.Status
+				if status == "" {
+					status = herald.StatusPending
+				}
 				if _, err := insDelivery.ExecContext(ctx, d.ID, d.EventID, d.EnvironmentID, d.Type, d.ConnectionID,
-					d.ProviderConfigKey, d.URL, nullMS(d.NextAttemptAt), ms(d.CreatedAt), ms(d.CreatedAt)); err != nil {
+					d.ProviderConfigKey, d.URL, status, nullMS(d.NextAttemptAt), nullMS(d.LeaseUntil), ms(d.CreatedAt), ms(d.CreatedAt)); err != nil {
 					return fmt.Errorf("ingest: insert delivery: %w", err)
 				}
 			}

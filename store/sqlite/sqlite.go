@@ -58,7 +58,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	dsn := func(extra string) string {
 		q := url.Values{}
-		for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
+		for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "foreign_keys(1)"} {
 			q.Add("_pragma", p)
 		}
 		if extra != "" {
@@ -282,7 +282,7 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 	st.insertEvent = p(`INSERT INTO events (id, environment_id, type, connection_id, provider_config_key, body, skipped, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	st.insertDelivery = p(`INSERT INTO deliveries (id, event_id, environment_id, type, connection_id, provider_config_key, url,
-		status, attempts, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`)
+		status, attempts, next_attempt_at, lease_until, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`)
 	st.getIdem = p(`SELECT response FROM idempotency_keys WHERE environment_id = ? AND key = ? AND created_at > ?`)
 	st.putIdem = p(`INSERT OR REPLACE INTO idempotency_keys (environment_id, key, response, created_at) VALUES (?, ?, ?, ?)`)
 	st.insertAttempt = p(`INSERT OR REPLACE INTO attempts (delivery_id, number, started_at, duration_ms, status_code, error, response_body)
