@@ -88,7 +88,18 @@ func openStore(ctx context.Context, dsn string) (herald.Store, error) {
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "//")
-		return sqlite.Open(ctx, path)
+		var opts sqlite.Options
+		if p, query, ok := strings.Cut(path, "?"); ok {
+			switch strings.ToLower(query) {
+			case "synchronous=full":
+				opts.SyncFull = true
+			case "synchronous=normal":
+			default:
+				return nil, fmt.Errorf("--database: unknown SQLite option %q (synchronous=full or synchronous=normal)", query)
+			}
+			path = p
+		}
+		return sqlite.Open(ctx, path, opts)
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		return nil, errors.New("--database: the PostgreSQL store is not available in this version; use sqlite:PATH")
 	default:
