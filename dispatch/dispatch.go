@@ -315,7 +315,9 @@ func (d *Dispatcher) Reserve(url string) (leaseUntil time.Time, ok bool) {
 func (d *Dispatcher) Cancel(url string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.unreserveLocked(url)
+	if l := d.unreserveLocked(url); l.active == 0 && l.len() == 0 && l.reserved == 0 {
+		delete(d.lanes, url)
+	}
 }
 
 func (d *Dispatcher) unreserveLocked(url string) *lane {
