@@ -144,3 +144,7 @@ type ClaimRequest struct {
 	LeaseUntil  time.Time
 	ExcludeURLs []string // lanes that are full
 }
+
+// ErrUnavailable wraps store errors caused by a database that cannot be
+// reached (down, restarting, network). The API answers 503 for them.
+var ErrUnavailable = errors.New("database unavailable")

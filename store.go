@@ -42,7 +42,8 @@ type Store interface {
 	ListDeliveries(ctx context.Context, envID string, f DeliveryFilter) ([]Delivery, error)
 	GetDelivery(ctx context.Context, envID, id string) (*Delivery, []byte, []Attempt, error)
 
-	// Dispatch.
+	// Dispatch. ClaimDue first makes deliveries whose lease ended before
+	// req.Now pending again (their holder died), then claims due ones.
 	ClaimDue(ctx context.Context, req ClaimRequest) ([]Job, error)
 	// NextDue is the earliest next_attempt_at of a pending delivery.
 	NextDue(ctx context.Context) (time.Time, bool, error)

@@ -72,6 +72,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ae = errf(http.StatusNotFound, CodeNotFound, "not found")
 	case errors.Is(err, herald.ErrConflict):
 		ae = errf(http.StatusConflict, CodeConflict, "conflict")
+	case errors.Is(err, herald.ErrUnavailable):
+		s.log.Warn("database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		ae = &apiError{status: http.StatusServiceUnavailable, code: CodeUnavailable,
+			msg: "the database is unavailable; nothing was stored, try again", retryAfter: 1}
 	default:
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		ae = errf(http.StatusInternalServerError, CodeServerError, "internal error")

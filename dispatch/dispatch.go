@@ -203,6 +203,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 func (d *Dispatcher) claimLoop(ctx, sendCtx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	// A shared database tells when another process stored work.
+	var external <-chan struct{}
+	if w, ok := d.store.(interface{ Wakeups() <-chan struct{} }); ok {
+		external = w.Wakeups()
+	}
 	for {
 		claimed, full := d.claimOnce(ctx, sendCtx)
 		if ctx.Err() != nil {
@@ -226,6 +231,7 @@ func (d *Dispatcher) claimLoop(ctx, sendCtx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-d.wake:
+		case <-external:
 		case <-timer.C:
 		}
 		if !timer.Stop() {
@@ -399,11 +405,17 @@ func (d *Dispatcher) writeResults() {
 			if err == nil {
 				break
 			}
-			// The outcomes are not lost if this never succeeds: the
-			// deliveries stay claimed and are attempted again once their
-			// lease ends or at restart.
-			d.log.Error("record attempts", "count", len(batch), "err", err)
-			if attempt >= 20 {
+			// Keep the outcomes until the database takes them. If it never
+			// does before shutdown they are still not lost: the deliveries
+			// stay claimed and are attempted again once their lease ends
+			// or at restart.
+			if attempt%10 == 0 {
+				d.log.Error("record attempts", "count", len(batch), "err", err)
+			}
+			d.mu.Lock()
+			stopping := d.stopping
+			d.mu.Unlock()
+			if stopping && attempt >= 5 {
 				break
 			}
 			time.Sleep(min(time.Duration(attempt+1)*100*time.Millisecond, 2*time.Second))

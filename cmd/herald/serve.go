@@ -22,6 +22,7 @@ import (
 	"github.com/heraldhq/herald/egress"
 	"github.com/heraldhq/herald/envcache"
 	"github.com/heraldhq/herald/intake"
+	"github.com/heraldhq/herald/store/postgres"
 	"github.com/heraldhq/herald/store/sqlite"
 )
 
@@ -84,7 +85,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 }
 
 // openStore opens the database named by a --database value.
-func openStore(ctx context.Context, dsn string) (herald.Store, error) {
+func openStore(ctx context.Context, dsn string, log *slog.Logger) (herald.Store, error) {
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "//")
@@ -101,7 +102,7 @@ func openStore(ctx context.Context, dsn string) (herald.Store, error) {
 		}
 		return sqlite.Open(ctx, path, opts)
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return nil, errors.New("--database: the PostgreSQL store is not available in this version; use sqlite:PATH")
+		return postgres.Open(ctx, dsn, log)
 	default:
 		return nil, fmt.Errorf("--database: %q is neither sqlite:PATH nor postgres://…", dsn)
 	}
@@ -131,7 +132,7 @@ func serveCmd(ctx context.Context, args []string) error {
 // gracefully: stop taking requests, let attempts finish or release them,
 // close the database.
 func serve(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger, out io.Writer) error {
-	store, err := openStore(ctx, cfg.Database)
+	store, err := openStore(ctx, cfg.Database, log)
 	if err != nil {
 		ln.Close()
 		return err

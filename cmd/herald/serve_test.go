@@ -52,12 +52,12 @@ func TestParseServeFlags(t *testing.T) {
 
 func TestOpenStoreRejects(t *testing.T) {
 	for _, dsn := range []string{"mysql://x", "herald.db", "sqlite:" + t.TempDir() + "/x.db?cache=shared"} {
-		if s, err := openStore(context.Background(), dsn); err == nil {
+		if s, err := openStore(context.Background(), dsn, nil); err == nil {
 			s.Close()
 			t.Errorf("openStore(%q) succeeded", dsn)
 		}
 	}
-	s, err := openStore(context.Background(), "sqlite:"+t.TempDir()+"/ok.db?synchronous=full")
+	s, err := openStore(context.Background(), "sqlite:"+t.TempDir()+"/ok.db?synchronous=full", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

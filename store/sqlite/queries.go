@@ -334,12 +334,16 @@ func (s *Store) GetDelivery(ctx context.Context, envID, id string) (*herald.Deli
 	return d, body, attempts, rows.Err()
 }
 
-// ClaimDue marks up to req.Limit due deliveries as sending, oldest due
-// first, and returns them with their bodies.
+// ClaimDue takes back deliveries whose lease ended before req.Now, then
+// marks up to req.Limit due deliveries as sending, oldest due first, and
+// returns them with their bodies.
 func (s *Store) ClaimDue(ctx context.Context, req herald.ClaimRequest) ([]herald.Job, error) {
 	var jobs []herald.Job
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		jobs = jobs[:0]
+		if _, err := tx.StmtContext(ctx, s.stmts.expire).ExecContext(ctx, ms(req.Now), ms(req.Now)); err != nil {
+			return fmt.Errorf("claim: reclaim expired leases: %w", err)
+		}
 		args := []any{ms(req.LeaseUntil), ms(req.Now), ms(req.Now)}
 		var exclude string
 		if len(req.ExcludeURLs) > 0 {

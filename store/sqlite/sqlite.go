@@ -78,7 +78,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 			q.Add("_pragma", extra)
 		}
 		q.Set("_txlock", "immediate")
-		return "file:" + path + "?" + q.Encode()
+		return "file:" + uriPath.Replace(path) + "?" + q.Encode()
 	}
 	w, err := sql.Open("sqlite", dsn(""))
 	if err != nil {
@@ -161,10 +161,19 @@ func migrate(ctx context.Context, db *sql.DB) error {
 
 var errClosed = errors.New("sqlite: store closed")
 
+// uriPath escapes the characters that would end or change the path part
+// of a SQLite "file:" URI.
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23")
+
 // write runs fn inside the writer's next transaction and waits for the
 // commit. fn's effects are rolled back (to its savepoint) if it fails.
 func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	o := op{fn: fn, done: make(chan error, 1)}
+	select {
+	case <-s.stop:
+		return errClosed
+	default:
+	}
 	select {
 	case s.ops <- o:
 	case <-s.stop:
@@ -173,8 +182,19 @@ func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.
 		return ctx.Err()
 	}
 	// Once queued the operation runs to commit; wait for it so the caller
-	// never reports failure for something that was stored.
-	return <-o.done
+	// never reports failure for something that was stored. If the writer
+	// exited first (Close raced with this call), the operation never ran.
+	select {
+	case err := <-o.done:
+		return err
+	case <-s.done:
+		select {
+		case err := <-o.done:
+			return err
+		default:
+			return errClosed
+		}
+	}
 }
 
 func (s *Store) writer() {
@@ -276,7 +296,7 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 type statements struct {
-	insertEvent, insertDelivery, getIdem, putIdem, insertAttempt, updateDelivery, eventBody, renew, release *sql.Stmt
+	insertEvent, insertDelivery, getIdem, putIdem, insertAttempt, updateDelivery, eventBody, renew, release, expire *sql.Stmt
 }
 
 func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
@@ -306,11 +326,13 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 	st.renew = p(`UPDATE deliveries SET lease_until = ? WHERE id = ? AND status = 'sending'`)
 	st.release = p(`UPDATE deliveries SET status = 'pending', lease_until = NULL, next_attempt_at = ?, updated_at = ?
 		WHERE id = ? AND status = 'sending'`)
+	st.expire = p(`UPDATE deliveries SET status = 'pending', lease_until = NULL, next_attempt_at = coalesce(next_attempt_at, ?)
+		WHERE status = 'sending' AND lease_until < ?`)
 	return err
 }
 
 func (st *statements) close() {
-	for _, s := range []*sql.Stmt{st.insertEvent, st.insertDelivery, st.getIdem, st.putIdem, st.insertAttempt, st.updateDelivery, st.eventBody, st.renew, st.release} {
+	for _, s := range []*sql.Stmt{st.insertEvent, st.insertDelivery, st.getIdem, st.putIdem, st.insertAttempt, st.updateDelivery, st.eventBody, st.renew, st.release, st.expire} {
 		if s != nil {
 			s.Close()
 		}

@@ -40,6 +40,7 @@ CREATE TABLE deliveries (
     updated_at          INTEGER NOT NULL
 );
 CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE status = 'pending';
+CREATE INDEX deliveries_leased ON deliveries(lease_until) WHERE status = 'sending';
 CREATE INDEX deliveries_environment ON deliveries(environment_id, id);
 CREATE INDEX deliveries_event ON deliveries(event_id);
 

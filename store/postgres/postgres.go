@@ -1,0 +1,245 @@
+// Package postgres is herald's scale-out store: several herald processes
+// share one PostgreSQL database through github.com/jackc/pgx/v5.
+//
+// Each due delivery is claimed by exactly one process (FOR UPDATE SKIP
+// LOCKED) with a lease that the holder renews; a dead process's leases run
+// out and its deliveries are claimed again. Ingests are group-committed: a
+// few writer goroutines each take whatever requests are waiting and store
+// them in one transaction with multi-row inserts. NOTIFY on commit wakes
+// idle processes when work is stored for anyone to claim.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	herald "github.com/heraldhq/herald"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Channel is the NOTIFY channel that announces claimable work.
+const Channel = "herald_work"
+
+// migrationLock is the advisory lock key held while migrating, so that
+// processes starting together migrate one at a time.
+const migrationLock = 0x68657261 // "hera"
+
+const (
+	writers       = 4   // concurrent group-commit writers
+	maxIngestOps  = 128 // requests per group commit
+	listenBackoff = 500 * time.Millisecond
+)
+
+// Store implements herald.Store on PostgreSQL.
+type Store struct {
+	pool *pgxpool.Pool
+	log  *slog.Logger
+	dsn  string
+
+	ingests chan ingestOp
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	wakeups chan struct{}
+
+	closeOnce sync.Once
+}
+
+type ingestOp struct {
+	req  herald.IngestRequest
+	done chan ingestResult
+}
+
+type ingestResult struct {
+	replay []byte
+	err    error
+}
+
+// Open connects to the database at dsn (a postgres:// URL; a search_path
+// parameter selects the schema), applies the migrations under an advisory
+// lock, and starts the group-commit writers and the LISTEN connection.
+func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = 16
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s := &Store{pool: pool, log: log, dsn: dsn, ingests: make(chan ingestOp, maxIngestOps*writers),
+		stop: make(chan struct{}), wakeups: make(chan struct{}, 1)}
+	for range writers {
+		s.wg.Add(1)
+		go s.writer()
+	}
+	s.wg.Add(1)
+	go s.listen()
+	return s, nil
+}
+
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrationLock); err != nil {
+		return fmt.Errorf("postgres: migration lock: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLock)
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("postgres: migrations table: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("postgres: migration %s: bad name", name)
+		}
+		var applied bool
+		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, version).Scan(&applied); err != nil {
+			return fmt.Errorf("postgres: migration %d: %w", version, err)
+		}
+		if applied {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, version)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("postgres: migration %d: %w", version, err)
+		}
+	}
+	return nil
+}
+
+// Close stops the writers (after the queued requests) and the listener,
+// and closes the pool.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		s.wg.Wait()
+		s.pool.Close()
+	})
+	return nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	return wrap(s.pool.Ping(ctx))
+}
+
+// Wakeups delivers a signal whenever another process stored claimable work.
+func (s *Store) Wakeups() <-chan struct{} { return s.wakeups }
+
+// listen keeps a LISTEN connection open, reconnecting after failures.
+func (s *Store) listen() {
+	defer s.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-s.stop; cancel() }()
+	for ctx.Err() == nil {
+		err := s.listenOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("postgres: LISTEN connection lost; reconnecting", "err", err)
+		s.signal() // work may have been stored while not listening
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(listenBackoff):
+		}
+	}
+}
+
+func (s *Store) listenOnce(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, s.dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
+		return err
+	}
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		s.signal()
+	}
+}
+
+func (s *Store) signal() {
+	select {
+	case s.wakeups <- struct{}{}:
+	default:
+	}
+}
+
+// wrap marks errors that come from an unreachable database as
+// herald.ErrUnavailable, keeping the original in the chain.
+func wrap(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if unavailable(err) {
+		return fmt.Errorf("%w: %w", herald.ErrUnavailable, err)
+	}
+	return err
+}
+
+func unavailable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Class 08: connection exception; 57P0x: the server is shutting
+		// down, was shut down, or is starting up.
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P")
+	}
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connErr) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) ||
+		strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "connection refused") ||
+		strings.Contains(err.Error(), "unexpected EOF")
+}
+
+var _ herald.Store = (*Store)(nil)
