@@ -36,7 +36,7 @@ type Config struct {
 	MaxHeld         int           // claimed deliveries held in memory in all; 20,000
 	ClaimBatch      int           // deliveries per claim query; 1,000
 	PollInterval    time.Duration // fallback poll when nothing signals; 1 s
-	Lease           time.Duration // claim lease, renewed while held; 2 min
+	Lease           time.Duration // claim lease, renewed while held; 30 s
 	ShutdownGrace   time.Duration // in-flight attempts may finish for this long at stop; 10 s
 }
 
@@ -101,7 +101,7 @@ func New(cfg Config) *Dispatcher {
 		cfg.PollInterval = time.Second
 	}
 	if cfg.Lease <= 0 {
-		cfg.Lease = 2 * time.Minute
+		cfg.Lease = 30 * time.Second
 	}
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = 10 * time.Second

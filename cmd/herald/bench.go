@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -20,6 +21,8 @@ import (
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // benchConfig configures herald bench.
@@ -27,13 +30,23 @@ type benchConfig struct {
 	Events      int
 	Concurrency int
 	BatchSize   int
-	Database    string
+	Postgres    string // also measure PostgreSQL with 1 and 3 processes
 	JSON        bool
 	Timeout     time.Duration
 }
 
+// benchTarget is one herald set-up under test: a database and how many
+// herald instances share it.
+type benchTarget struct {
+	Store     string // "sqlite" or "postgres"
+	DSN       string
+	Processes int
+}
+
 // benchResult is one measured scenario.
 type benchResult struct {
+	Store            string  `json:"store"`
+	Processes        int     `json:"processes"`
 	Scenario         string  `json:"scenario"`
 	Events           int     `json:"events"`
 	AcceptedPerSec   float64 `json:"events_accepted_per_sec"`
@@ -49,7 +62,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.Events, "events", 20000, "events per scenario")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 32, "concurrent producer requests")
 	fs.IntVar(&cfg.BatchSize, "batch", 100, "events per POST /events/batch request")
-	fs.StringVar(&cfg.Database, "database", "", "database for the herald under test (default: a new SQLite file in a temporary directory)")
+	fs.StringVar(&cfg.Postgres, "postgres", "", "PostgreSQL server URL: also measure herald on PostgreSQL (a fresh schema), with 1 and with 3 processes")
 	fs.BoolVar(&cfg.JSON, "json", false, "print JSON instead of a table")
 	fs.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "give up on a scenario after this long")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -84,9 +97,10 @@ func benchCmd(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("herald bench — %s\n\n", machineInfo())
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tevents\taccepted/s\tdeliveries/s\tp50 ms\tp99 ms\tduplicates\t")
+	fmt.Fprintln(tw, "store\tprocesses\tscenario\tevents\taccepted/s\tdeliveries/s\tp50 ms\tp99 ms\tduplicates\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.1f\t%.1f\t%d\t\n", r.Scenario, r.Events, r.AcceptedPerSec, r.DeliveriesPerSec, r.P50MS, r.P99MS, r.Duplicates)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%.0f\t%.0f\t%.1f\t%.1f\t%d\t\n", r.Store, r.Processes, r.Scenario, r.Events,
+			r.AcceptedPerSec, r.DeliveriesPerSec, r.P50MS, r.P99MS, r.Duplicates)
 	}
 	return tw.Flush()
 }
@@ -153,39 +167,105 @@ func runBench(ctx context.Context, cfg benchConfig, logw io.Writer) ([]benchResu
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	dsn := cfg.Database
-	if dsn == "" {
-		dsn = "sqlite:" + filepath.Join(dir, "bench.db")
+	targets := []benchTarget{{Store: "sqlite", DSN: "sqlite:" + filepath.Join(dir, "bench.db"), Processes: 1}}
+	if cfg.Postgres != "" {
+		for _, n := range []int{1, 3} {
+			dsn, drop, err := benchSchema(ctx, cfg.Postgres)
+			if err != nil {
+				return nil, err
+			}
+			defer drop()
+			targets = append(targets, benchTarget{Store: "postgres", DSN: dsn, Processes: n})
+		}
 	}
+	var results []benchResult
+	for _, tg := range targets {
+		rs, err := benchTargetRun(ctx, cfg, tg, logw)
+		if err != nil {
+			return nil, fmt.Errorf("bench: %s ×%d: %w", tg.Store, tg.Processes, err)
+		}
+		results = append(results, rs...)
+	}
+	return results, nil
+}
+
+// benchSchema makes a fresh schema on the PostgreSQL server at base and
+// returns a URL that selects it, and a function that drops it.
+func benchSchema(ctx context.Context, base string) (string, func(), error) {
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return "", nil, fmt.Errorf("bench: postgres: %w", err)
+	}
+	defer conn.Close(ctx)
+	schema := fmt.Sprintf("herald_bench_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		return "", nil, fmt.Errorf("bench: postgres: %w", err)
+	}
+	drop := func() {
+		c, err := pgx.Connect(context.Background(), base)
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		drop()
+		return "", nil, err
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), drop, nil
+}
+
+// benchTargetRun starts tg.Processes herald instances on one database and
+// measures each scenario against them.
+func benchTargetRun(ctx context.Context, cfg benchConfig, tg benchTarget, logw io.Writer) ([]benchResult, error) {
 	recv, err := newBenchReceiver()
 	if err != nil {
 		return nil, err
 	}
 	defer recv.srv.Close()
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
 	adminKey := "bench-admin-key"
-	hctx, stop := context.WithCancel(ctx)
-	served := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	go func() {
-		served <- serve(hctx, config{Database: dsn, AdminKey: adminKey, AllowPrivateURLs: true}, ln, log, io.Discard)
+	hctx, stop := context.WithCancel(ctx)
+	var bases []string
+	var served []chan error
+	defer func() {
+		stop()
+		for _, c := range served {
+			<-c
+		}
 	}()
-	defer func() { stop(); <-served }()
-	base := "http://" + ln.Addr().String()
+	for range tg.Processes {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		done := make(chan error, 1)
+		served = append(served, done)
+		go func() {
+			done <- serve(hctx, config{Database: tg.DSN, AdminKey: adminKey, AllowPrivateURLs: true}, ln, log, io.Discard)
+		}()
+		bases = append(bases, "http://"+ln.Addr().String())
+		// Let the first instance migrate before the next ones start.
+		if err := benchWaitReady(ctx, bases[len(bases)-1]); err != nil {
+			return nil, err
+		}
+	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Concurrency * 2, MaxConnsPerHost: cfg.Concurrency * 2}}
 
 	var env struct {
 		SecretKey string `json:"secret_key"`
 	}
-	if err := benchCall(ctx, client, "POST", base+"/admin/environments", adminKey, fmt.Sprintf(`{"name":"bench-%d"}`, time.Now().UnixNano()%1e9), &env); err != nil {
-		return nil, fmt.Errorf("bench: create environment: %w", err)
+	if err := benchCall(ctx, client, "POST", bases[0]+"/admin/environments", adminKey, fmt.Sprintf(`{"name":"bench-%d"}`, time.Now().UnixNano()%1e9), &env); err != nil {
+		return nil, fmt.Errorf("create environment: %w", err)
 	}
-	if err := benchCall(ctx, client, "PATCH", base+"/environment/webhook", env.SecretKey, `{"primary_url":"`+recv.url+`"}`, nil); err != nil {
-		return nil, fmt.Errorf("bench: set webhook URL: %w", err)
+	if err := benchCall(ctx, client, "PATCH", bases[0]+"/environment/webhook", env.SecretKey, `{"primary_url":"`+recv.url+`"}`, nil); err != nil {
+		return nil, fmt.Errorf("set webhook URL: %w", err)
 	}
 
 	var results []benchResult
@@ -194,15 +274,32 @@ func runBench(ctx context.Context, cfg benchConfig, logw io.Writer) ([]benchResu
 		batch int
 	}{{"single", 1}, {"batch", cfg.BatchSize}} {
 		recv.reset()
-		fmt.Fprintf(logw, "bench: %s: %d events…\n", sc.name, cfg.Events)
-		res, err := benchScenario(ctx, cfg, client, base, env.SecretKey, recv, sc.batch)
+		fmt.Fprintf(logw, "bench: %s ×%d %s: %d events…\n", tg.Store, tg.Processes, sc.name, cfg.Events)
+		res, err := benchScenario(ctx, cfg, client, bases, env.SecretKey, recv, sc.batch)
 		if err != nil {
-			return nil, fmt.Errorf("bench: %s: %w", sc.name, err)
+			return nil, fmt.Errorf("%s: %w", sc.name, err)
 		}
-		res.Scenario = sc.name
+		res.Store, res.Processes, res.Scenario = tg.Store, tg.Processes, sc.name
 		results = append(results, res)
 	}
 	return results, nil
+}
+
+func benchWaitReady(ctx context.Context, base string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("herald at %s not ready: %v", base, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func benchCall(ctx context.Context, c *http.Client, method, url, key, body string, out any) error {
@@ -234,7 +331,7 @@ func benchEvent(i int) string {
 	return fmt.Sprintf(`{"type":"sync","connectionId":"conn-%d","providerConfigKey":"github","syncName":"issues","model":"Issue","syncType":"INCREMENTAL","success":true,"responseResults":{"added":%d,"updated":2,"deleted":0},"modifiedAfter":"2026-03-25T19:42:49.717Z","queryTimeStamp":"2026-03-25T19:42:49.717Z"}`, i, i%97+1)
 }
 
-func benchScenario(ctx context.Context, cfg benchConfig, client *http.Client, base, key string, recv *benchReceiver, batch int) (benchResult, error) {
+func benchScenario(ctx context.Context, cfg benchConfig, client *http.Client, bases []string, key string, recv *benchReceiver, batch int) (benchResult, error) {
 	requests := (cfg.Events + batch - 1) / batch
 	var next atomic.Int64
 	var firstErr error
@@ -251,6 +348,7 @@ func benchScenario(ctx context.Context, cfg benchConfig, client *http.Client, ba
 					return
 				}
 				lo, hi := r*batch, min((r+1)*batch, cfg.Events)
+				base := bases[r%len(bases)] // producers spread over the instances
 				var body, url string
 				if batch == 1 {
 					body, url = benchEvent(lo), base+"/events"
