@@ -54,6 +54,9 @@ type Dispatcher struct {
 	lanes    map[string]*lane
 	held     map[string]struct{}
 	reserved int // slots promised to ingests not yet committed
+	// starved is set when a claim was limited by full lanes or a full
+	// dispatcher, so that freed capacity wakes the claimer.
+	starved  bool
 	running  bool
 	stopping bool
 	sendCtx  context.Context
@@ -255,6 +258,7 @@ func (d *Dispatcher) claimOnce(ctx, sendCtx context.Context) (claimed int, full 
 			exclude = append(exclude, url)
 		}
 	}
+	d.starved = capacity <= 0 || len(exclude) > 0
 	d.mu.Unlock()
 	if capacity <= 0 {
 		return 0, false
@@ -420,12 +424,19 @@ func (d *Dispatcher) writeResults() {
 			}
 			time.Sleep(min(time.Duration(attempt+1)*100*time.Millisecond, 2*time.Second))
 		}
+		retries := false
 		d.mu.Lock()
 		for _, r := range batch {
 			delete(d.held, r.DeliveryID)
+			retries = retries || r.Status == herald.StatusPending
 		}
+		starved := d.starved
 		d.mu.Unlock()
-		d.Notify() // capacity was freed, and retries may be due soon
+		// The claimer learns when the retries fall due, or finds work that
+		// waited for the capacity just freed.
+		if retries || starved {
+			d.Notify()
+		}
 	}
 }
 
