@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -47,12 +48,17 @@ type errorBody struct {
 	} `json:"error"`
 }
 
+// writeJSON writes v without HTML escaping, so that an embedded webhook
+// body (json.RawMessage) comes out byte for byte as it was sent and signed.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"server_error","message":"could not encode the response"}}`)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		writeRaw(w, http.StatusInternalServerError, []byte(`{"error":{"code":"server_error","message":"could not encode the response"}}`))
+		return
 	}
-	writeRaw(w, status, b)
+	writeRaw(w, status, bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 }
 
 func writeRaw(w http.ResponseWriter, status int, b []byte) {

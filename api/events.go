@@ -13,12 +13,18 @@ import (
 
 const maxIdempotencyKey = 255
 
-func idempotencyKey(r *http.Request) (string, error) {
+// idempotencyKey reads the Idempotency-Key header, scoped to the route
+// (scope), so that a key used for a single event and for a batch never
+// replays the other route's answer.
+func idempotencyKey(r *http.Request, scope string) (string, error) {
 	k := r.Header.Get("Idempotency-Key")
 	if len(k) > maxIdempotencyKey {
 		return "", errf(http.StatusBadRequest, CodeInvalidBody, fmt.Sprintf("Idempotency-Key: at most %d characters", maxIdempotencyKey))
 	}
-	return k, nil
+	if k == "" {
+		return "", nil
+	}
+	return scope + ":" + k, nil
 }
 
 // validationMessage names the field of a body validation error, with
@@ -39,7 +45,7 @@ func validationMessage(prefix string, err error) *apiError {
 }
 
 func (s *Server) postEvent(w http.ResponseWriter, r *http.Request, env *herald.Environment) error {
-	key, err := idempotencyKey(r)
+	key, err := idempotencyKey(r, "event")
 	if err != nil {
 		return err
 	}
@@ -60,7 +66,7 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request, env *herald.E
 }
 
 func (s *Server) postEventBatch(w http.ResponseWriter, r *http.Request, env *herald.Environment) error {
-	key, err := idempotencyKey(r)
+	key, err := idempotencyKey(r, "batch")
 	if err != nil {
 		return err
 	}
