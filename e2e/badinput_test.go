@@ -48,7 +48,9 @@ func bigEvent(n int) string {
 // hideLength makes a body that is sent chunked, without Content-Length.
 func hideLength(s string) io.Reader { return io.MultiReader(strings.NewReader(s)) }
 
-func TestBadInput(t *testing.T) {
+func TestBadInput(t *testing.T) { forEachStore(t, testBadInput) }
+
+func testBadInput(t *testing.T) {
 	t.Parallel()
 	h := startHerald(t, heraldOpts{})
 	rc := newReceiver(t, nil)
@@ -330,7 +332,9 @@ func TestBadInput(t *testing.T) {
 }
 
 // A repeated Idempotency-Key returns the first answer and delivers nothing new.
-func TestIdempotency(t *testing.T) {
+func TestIdempotency(t *testing.T) { forEachStore(t, testIdempotency) }
+
+func testIdempotency(t *testing.T) {
 	t.Parallel()
 	h := startHerald(t, heraldOpts{})
 	rc := newReceiver(t, nil)
@@ -458,6 +462,10 @@ func TestIdempotency(t *testing.T) {
 // client reading {"results":[…]} would find nothing. Either the answer has
 // the shape of the request, or the reuse is refused with an error.
 func TestIdempotencyKeyAcrossEndpoints(t *testing.T) {
+	forEachStore(t, testIdempotencyKeyAcrossEndpoints)
+}
+
+func testIdempotencyKeyAcrossEndpoints(t *testing.T) {
 	t.Parallel()
 	h := startHerald(t, heraldOpts{})
 	e := newEnv(t, h) // no URL: events are logged and skipped, nothing is sent

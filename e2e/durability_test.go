@@ -39,7 +39,9 @@ func waitAllSucceeded(t *testing.T, e *env, want map[string]bool) {
 	})
 }
 
-func TestCrashRecovery(t *testing.T) {
+func TestCrashRecovery(t *testing.T) { forEachStore(t, testCrashRecovery) }
+
+func testCrashRecovery(t *testing.T) {
 	t.Parallel()
 	h := startHerald(t, heraldOpts{})
 
@@ -153,7 +155,9 @@ func TestCrashRecovery(t *testing.T) {
 	}
 }
 
-func TestGracefulShutdown(t *testing.T) {
+func TestGracefulShutdown(t *testing.T) { forEachStore(t, testGracefulShutdown) }
+
+func testGracefulShutdown(t *testing.T) {
 	t.Parallel()
 
 	// Attempts in flight finish; queued ones and one accepted just before
@@ -241,7 +245,9 @@ func TestGracefulShutdown(t *testing.T) {
 // kill -9 while producers are posting: every event that got its 202 is
 // delivered after the restart; requests cut by the kill may or may not have
 // been stored, but whatever was stored is delivered too.
-func TestCrashDuringIngest(t *testing.T) {
+func TestCrashDuringIngest(t *testing.T) { forEachStore(t, testCrashDuringIngest) }
+
+func testCrashDuringIngest(t *testing.T) {
 	t.Parallel()
 	h := startHerald(t, heraldOpts{})
 	rc := newReceiver(t, nil)
@@ -325,7 +331,9 @@ func TestCrashDuringIngest(t *testing.T) {
 }
 
 // Many producers at once: every accepted delivery arrives, once.
-func TestConcurrentProducers(t *testing.T) {
+func TestConcurrentProducers(t *testing.T) { forEachStore(t, testConcurrentProducers) }
+
+func testConcurrentProducers(t *testing.T) {
 	t.Parallel()
 	h := startHerald(t, heraldOpts{})
 	primary, secondary := newReceiver(t, nil), newReceiver(t, nil)

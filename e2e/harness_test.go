@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/heraldhq/herald/internal/pgtest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -88,7 +89,9 @@ func moduleRoot() (string, error) {
 
 // heraldOpts are the flags of one herald serve process.
 type heraldOpts struct {
-	// DB is the SQLite file; empty: a new file in t.TempDir().
+	// DB is the database: a SQLite file path or a postgres:// URL; empty:
+	// a new SQLite file in t.TempDir(), or a new PostgreSQL schema when the
+	// test runs under forEachStore's "postgres" subtest.
 	DB string
 	// NoPrivateURLs leaves out --allow-private-urls.
 	NoPrivateURLs bool
@@ -125,15 +128,47 @@ func (h *herald) addSecret(s string) {
 	h.secrets = append(h.secrets, s)
 }
 
+// forEachStore runs test once on SQLite and once on PostgreSQL, as the
+// subtests "sqlite" and "postgres"; startHerald picks the store from the
+// subtest's name.
+func forEachStore(t *testing.T, test func(t *testing.T)) {
+	t.Parallel()
+	for _, store := range []string{"sqlite", "postgres"} {
+		t.Run(store, func(t *testing.T) {
+			if store == "postgres" {
+				pgtest.DSN(t) // skip (or fail in CI) here when there is no server
+			}
+			test(t)
+		})
+	}
+}
+
+// storeOf tells which store forEachStore chose for t.
+func storeOf(t *testing.T) string {
+	parts := strings.Split(t.Name(), "/")
+	if len(parts) > 1 && parts[1] == "postgres" {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
 // startHerald starts herald serve and waits (bounded) until it prints the
 // address it listens on. The process is stopped with SIGTERM when the test
 // ends, if the test has not stopped it itself.
 func startHerald(t *testing.T, opts heraldOpts) *herald {
 	t.Helper()
 	if opts.DB == "" {
-		opts.DB = filepath.Join(t.TempDir(), "herald.db")
+		if storeOf(t) == "postgres" {
+			opts.DB = pgtest.DSN(t)
+		} else {
+			opts.DB = filepath.Join(t.TempDir(), "herald.db")
+		}
 	}
-	args := []string{"serve", "--addr", "127.0.0.1:0", "--database", "sqlite:" + opts.DB}
+	database := opts.DB
+	if !strings.HasPrefix(database, "postgres://") {
+		database = "sqlite:" + database
+	}
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--database", database}
 	if !opts.NoAdminKey {
 		args = append(args, "--admin-key", adminKey)
 	}

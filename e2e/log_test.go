@@ -16,7 +16,9 @@ import (
 	"github.com/heraldhq/herald/nango"
 )
 
-func TestDeliveryLog(t *testing.T) {
+func TestDeliveryLog(t *testing.T) { forEachStore(t, testDeliveryLog) }
+
+func testDeliveryLog(t *testing.T) {
 	t.Parallel()
 	h := startHerald(t, heraldOpts{})
 	rc := newReceiver(t, func(r received) reply {
@@ -300,7 +302,9 @@ func TestDeliveryLog(t *testing.T) {
 	})
 }
 
-func TestSigningKeyRotation(t *testing.T) {
+func TestSigningKeyRotation(t *testing.T) { forEachStore(t, testSigningKeyRotation) }
+
+func testSigningKeyRotation(t *testing.T) {
 	t.Parallel()
 	h := startHerald(t, heraldOpts{})
 	uuidV4 := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)

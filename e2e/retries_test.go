@@ -34,7 +34,9 @@ func checkAttemptHeaders(t *testing.T, reqs []received, e *env, eventID, deliver
 	}
 }
 
-func TestRetries(t *testing.T) {
+func TestRetries(t *testing.T) { forEachStore(t, testRetries) }
+
+func testRetries(t *testing.T) {
 	t.Parallel()
 	h := startHerald(t, heraldOpts{})
 
@@ -289,7 +291,9 @@ func TestRetries(t *testing.T) {
 	})
 }
 
-func TestIndependence(t *testing.T) {
+func TestIndependence(t *testing.T) { forEachStore(t, testIndependence) }
+
+func testIndependence(t *testing.T) {
 	t.Parallel()
 	h := startHerald(t, heraldOpts{})
 	hang := newReceiver(t, func(received) reply { return reply{Hang: true} })

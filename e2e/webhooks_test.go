@@ -130,7 +130,9 @@ var allTypesCases = []struct {
 	},
 }
 
-func TestEndToEndAllTypes(t *testing.T) {
+func TestEndToEndAllTypes(t *testing.T) { forEachStore(t, testEndToEndAllTypes) }
+
+func testEndToEndAllTypes(t *testing.T) {
 	t.Parallel()
 	h := startHerald(t, heraldOpts{})
 	primary := newReceiver(t, nil)
@@ -252,7 +254,9 @@ const asyncEvent = `{"type":"async_action","connectionId":"c1","providerConfigKe
 
 const forwardEvent = `{"type":"forward","from":"github","connectionId":"c1","providerConfigKey":"github","payload":{"action":"opened"}}`
 
-func TestGates(t *testing.T) {
+func TestGates(t *testing.T) { forEachStore(t, testGates) }
+
+func testGates(t *testing.T) {
 	t.Parallel()
 	h := startHerald(t, heraldOpts{})
 	allOff := map[string]any{

@@ -81,8 +81,8 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	if !strings.Contains(dsn, "pool_max_conns") {
-		cfg.MaxConns = 16
+	if !strings.Contains(dsn, "pool_max_conns") { // a few processes fit in max_connections=100
+		cfg.MaxConns = 8
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
