@@ -33,8 +33,8 @@ type Store interface {
 
 	// Ingest stores the request atomically. When IdempotencyKey was seen in
 	// the last 24 h it stores nothing and returns the first answer.
-	// Deliveries with Status sending are stored already claimed, with
-	// their LeaseUntil; the others pending.
+	// Deliveries are stored with the Status given (pending when empty);
+	// those with Status sending are stored already claimed, until LeaseUntil.
 	Ingest(ctx context.Context, req IngestRequest) (replay []byte, err error)
 
 	// Logs.
