@@ -698,6 +698,7 @@ type received struct {
 	Header http.Header
 	Body   []byte
 	At     time.Time // when the request arrived (before its body was read)
+	Remote string    // the sender's address, ip:port
 }
 
 // receiver is an httptest.Server on 127.0.0.1 that records every request
@@ -744,7 +745,7 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	at := time.Now()
 	body, _ := io.ReadAll(r.Body)
 	rc.mu.Lock()
-	rec := received{N: len(rc.reqs) + 1, Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body, At: at}
+	rec := received{N: len(rc.reqs) + 1, Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body, At: at, Remote: r.RemoteAddr}
 	rc.reqs = append(rc.reqs, rec)
 	rc.mu.Unlock()
 	select {

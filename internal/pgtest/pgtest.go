@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,9 +35,41 @@ func BaseURL() string {
 // Required reports whether CI demands the PostgreSQL tests.
 func Required() bool { return os.Getenv("HERALD_TEST_POSTGRES") == "required" }
 
+// lockPath is a file that every test using the server holds a shared
+// lock on, so that a test that restarts the server (Exclusive) runs alone,
+// across test binaries.
+var lockPath = filepath.Join(os.TempDir(), "herald-pgtest.lock")
+
+func lock(t testing.TB, how int) {
+	t.Helper()
+	f, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		t.Fatalf("pgtest: lock file: %v", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		t.Fatalf("pgtest: lock: %v", err)
+	}
+	t.Cleanup(func() { f.Close() }) // closing releases the lock
+}
+
 // DSN creates a fresh schema, drops it when the test ends, and returns a
 // URL whose search_path selects it.
 func DSN(t testing.TB) string {
+	t.Helper()
+	lock(t, syscall.LOCK_SH)
+	return dsn(t)
+}
+
+// Exclusive is DSN for a test that stops or restarts the server: it waits
+// until no other test uses the server and keeps others out until it ends.
+func Exclusive(t testing.TB) string {
+	t.Helper()
+	lock(t, syscall.LOCK_EX)
+	return dsn(t)
+}
+
+func dsn(t testing.TB) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
