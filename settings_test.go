@@ -158,3 +158,37 @@ func ExampleApplySettingsPatch() {
 	// https://app.example.com/webhooks 5 400ms
 	// timeout_ms: must be between 1000 and 60000
 }
+
+// FuzzApplySettingsPatch: any PATCH body is either refused with a
+// FieldError or yields settings that survive the storage round trip.
+func FuzzApplySettingsPatch(f *testing.F) {
+	for _, seed := range []string{`{"primary_url":"https://a.test/"}`, `{"retry":{"schedule_ms":[1,2]}}`,
+		`{"retry":{"max_retries":3,"jitter":0.5}}`, `{"timeout_ms":1000,"on_sync_error":false}`, `[]`, `{}`, `null`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		v, err := canonjson.Parse(body)
+		if err != nil {
+			return
+		}
+		s, err := herald.ApplySettingsPatch(herald.DefaultSettings(), v)
+		if err != nil {
+			var fe *herald.FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("error %v is not a FieldError", err)
+			}
+			return
+		}
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back herald.Settings
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		if b2, _ := json.Marshal(back); string(b2) != string(b) {
+			t.Fatalf("round trip changed settings:\n%s\n%s", b, b2)
+		}
+	})
+}
