@@ -1,0 +1,159 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	_ "modernc.org/sqlite" // to count pending deliveries in the child's database
+)
+
+// memory runs herald as a child process on a new SQLite file, points an
+// environment at a closed port on 127.0.0.1 with one retry an hour away,
+// posts Pending events, and waits until every delivery has failed its
+// first attempt and sits pending. It reports the child's peak RSS.
+func (b *runner) memory(ctx context.Context) (*Memory, error) {
+	if b.cfg.Binary == "" {
+		return nil, errors.New("no herald binary to run")
+	}
+	dir, err := os.MkdirTemp("", "herald-bench-mem-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	dbPath := filepath.Join(dir, "memory.db")
+	cmd := exec.CommandContext(ctx, b.cfg.Binary, "serve", "--addr", "127.0.0.1:0", "--database", "sqlite:"+dbPath,
+		"--admin-key", adminKey, "--allow-private-urls")
+	cmd.Stderr = b.cfg.Log
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	base, err := listeningOn(out)
+	if err != nil {
+		return nil, err
+	}
+	c := &cluster{bases: []string{base}, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: b.cfg.Concurrency}}}
+
+	// A port nothing listens on: every attempt is refused at once.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	down := "http://" + ln.Addr().String() + "/down"
+	ln.Close()
+	key, err := c.newEnv(ctx, down, map[string]any{"retry": map[string]any{"schedule_ms": []int{3_600_000}}})
+	if err != nil {
+		return nil, err
+	}
+
+	peak := make(chan float64, 1)
+	sampling, stopSampling := context.WithCancel(ctx)
+	go func() {
+		max := 0.0
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if mb, err := rssMB(cmd.Process.Pid, "VmHWM"); err == nil && mb > max {
+				max = mb
+			}
+			select {
+			case <-sampling.Done():
+				peak <- max
+				return
+			case <-t.C:
+			}
+		}
+	}()
+
+	b.logf("memory: %d deliveries to a closed port", b.cfg.Pending)
+	start := time.Now()
+	if err := b.produce(ctx, c, []string{key}, b.cfg.Pending, 1000, nil); err != nil {
+		stopSampling()
+		return nil, err
+	}
+	ingest := time.Since(start)
+	db, err := sql.Open("sqlite", "file:"+dbPath+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		stopSampling()
+		return nil, err
+	}
+	defer db.Close()
+	deadline := time.Now().Add(b.cfg.Timeout)
+	for {
+		var n int
+		err := db.QueryRowContext(ctx, `SELECT count(*) FROM deliveries WHERE status = 'pending' AND attempts = 1`).Scan(&n)
+		if err == nil && n == b.cfg.Pending {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			stopSampling()
+			return nil, fmt.Errorf("%d of %d deliveries pending after their first attempt (%v)", n, b.cfg.Pending, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	stopSampling()
+	return &Memory{Pending: b.cfg.Pending, PeakRSSMB: <-peak, IngestSec: ingest.Seconds()}, nil
+}
+
+// listeningOn reads herald's stdout until it prints its address.
+func listeningOn(out interface{ Read([]byte) (int, error) }) (string, error) {
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if _, addr, ok := strings.Cut(sc.Text(), "listening on "); ok {
+			go func() {
+				for sc.Scan() {
+				}
+			}()
+			return strings.TrimSpace(addr), nil
+		}
+	}
+	return "", errors.New("herald exited before listening")
+}
+
+// rssMB reads a Vm* field of /proc/PID/status in MB.
+func rssMB(pid int, field string) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
+
+// cpuModel names the processor, from /proc/cpuinfo.
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(rest), ":"))
+		}
+	}
+	return "unknown CPU"
+}

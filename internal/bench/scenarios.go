@@ -1,0 +1,312 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// rawCeiling is the machine's limit: Concurrency goroutines POSTing the
+// same body with keep-alive to the receiver, Events requests in all.
+func (b *runner) rawCeiling(ctx context.Context) (float64, error) {
+	r, err := newReceiver(1)
+	if err != nil {
+		return 0, err
+	}
+	defer r.close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: b.cfg.Concurrency, MaxConnsPerHost: b.cfg.Concurrency}}
+	defer client.CloseIdleConnections()
+	body := event(1)
+	var next atomic.Int64
+	var failed atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range b.cfg.Concurrency {
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.cfg.Events) && ctx.Err() == nil {
+				req, _ := http.NewRequestWithContext(ctx, "POST", r.url(0), bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		return 0, fmt.Errorf("%d requests failed", failed.Load())
+	}
+	rate := float64(b.cfg.Events) / time.Since(start).Seconds()
+	b.logf("raw ceiling: %.0f requests/s", rate)
+	return rate, nil
+}
+
+// throughput posts Events events one per request, then in batches, to a
+// herald set-up and measures acceptance and delivery rates.
+func (b *runner) throughput(ctx context.Context, tg target, raw float64) ([]Throughput, error) {
+	r, err := newReceiver(1)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	c, err := b.start(ctx, tg.dsn, tg.processes)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	key, err := c.newEnv(ctx, r.url(0), nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []Throughput
+	for _, mode := range []string{"single", "batch"} {
+		r.reset()
+		per := 1
+		if mode == "batch" {
+			per = b.cfg.BatchSize
+		}
+		b.logf("%s ×%d, %s: %d events", tg.store, tg.processes, mode, b.cfg.Events)
+		start := time.Now()
+		if err := b.produce(ctx, c, []string{key}, b.cfg.Events, per, nil); err != nil {
+			return nil, err
+		}
+		accepted := time.Since(start)
+		if err := b.waitHealthy(ctx, r, b.cfg.Events); err != nil {
+			return nil, err
+		}
+		done := r.lastArrival().Sub(start)
+		t := Throughput{Store: tg.store, Processes: tg.processes, Mode: mode, Events: b.cfg.Events,
+			AcceptedPerSec: float64(b.cfg.Events) / accepted.Seconds(), DeliveriesPerSec: float64(b.cfg.Events) / done.Seconds(),
+			Duplicates: int(r.dups.Load())}
+		t.OfCeiling = t.DeliveriesPerSec / raw
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// produce posts events 0..n-1 in requests of per events from Concurrency
+// producers, spreading requests over the instances and the keys.
+func (b *runner) produce(ctx context.Context, c *cluster, keys []string, n, per int, sent *sync.Map) error {
+	requests := (n + per - 1) / per
+	var next atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for range b.cfg.Concurrency {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= requests || ctx.Err() != nil {
+					return
+				}
+				lo, hi := i*per, min((i+1)*per, n)
+				err := c.post(ctx, c.bases[i%len(c.bases)], keys[i%len(keys)], lo, hi, per > 1, sent)
+				if err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// paced posts single events at Rate per second for Duration, spread over
+// keys, and returns how many were sent and the send times by event id.
+func (b *runner) paced(ctx context.Context, c *cluster, keys []string) (int, *sync.Map, float64, error) {
+	total := int(float64(b.cfg.Rate) * b.cfg.Duration.Seconds())
+	sent := &sync.Map{}
+	interval := time.Second / time.Duration(b.cfg.Rate)
+	sem := make(chan struct{}, 256) // producers in flight
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := 0; i < total && ctx.Err() == nil; i++ {
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			time.Sleep(d)
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := c.post(ctx, c.bases[i%len(c.bases)], keys[i%len(keys)], i, i+1, false, sent); err != nil {
+				once.Do(func() { firstErr = err })
+			}
+		})
+	}
+	wg.Wait()
+	return total, sent, float64(total) / time.Since(start).Seconds(), firstErr
+}
+
+// latency: accept-to-first-attempt at a fixed rate, one healthy URL.
+func (b *runner) latency(ctx context.Context) (*Latency, error) {
+	r, err := newReceiver(1)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	c, err := b.startSQLite(ctx, "latency")
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	key, err := c.newEnv(ctx, r.url(0), nil)
+	if err != nil {
+		return nil, err
+	}
+	b.logf("latency: %d events/s for %s", b.cfg.Rate, b.cfg.Duration)
+	n, sent, achieved, err := b.paced(ctx, c, []string{key})
+	if err != nil {
+		return nil, err
+	}
+	if err := b.waitHealthy(ctx, r, n); err != nil {
+		return nil, err
+	}
+	l := latencies(sent, &r.first)
+	return &Latency{Rate: b.cfg.Rate, AchievedRate: achieved, Events: len(l), P50MS: pct(l, 0.50), P95MS: pct(l, 0.95), P99MS: pct(l, 0.99)}, nil
+}
+
+func (b *runner) startSQLite(ctx context.Context, name string) (*cluster, error) {
+	dir, err := os.MkdirTemp("", "herald-bench-")
+	if err != nil {
+		return nil, err
+	}
+	c, err := b.start(ctx, "sqlite:"+filepath.Join(dir, name+".db"), 1)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	stop := c.stop
+	c.stop = func() { stop(); go func() { time.Sleep(time.Second); os.RemoveAll(dir) }() }
+	return c, nil
+}
+
+// multiURL starts a SQLite herald with URLs environments, environment i
+// delivering to receiver URL i, with the given settings.
+func (b *runner) multiURL(ctx context.Context, name string, r *receiver, settings map[string]any) (*cluster, []string, error) {
+	c, err := b.startSQLite(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	var keys []string
+	for i := range b.cfg.URLs {
+		key, err := c.newEnv(ctx, r.url(i), settings)
+		if err != nil {
+			c.close()
+			return nil, nil, err
+		}
+		keys = append(keys, key)
+	}
+	return c, keys, nil
+}
+
+// isolation: deliveries/s to the healthy URLs while 20 % of the URLs hang
+// until the (short) timeout, against an all-healthy run.
+func (b *runner) isolation(ctx context.Context) (*Ratio, error) {
+	settings := map[string]any{"timeout_ms": 1000, "retry": map[string]any{"max_retries": 0}}
+	hanging := b.cfg.URLs / 5
+	run := func(name string, hangs int) (float64, error) {
+		r, err := newReceiver(b.cfg.URLs)
+		if err != nil {
+			return 0, err
+		}
+		defer r.close()
+		r.reset()
+		for i := range hangs {
+			r.modes[i].Store(hang)
+		}
+		c, keys, err := b.multiURL(ctx, name, r, settings)
+		if err != nil {
+			return 0, err
+		}
+		defer c.close()
+		// Batches go round robin over the environments, so each URL gets
+		// Events/URLs events; the healthy ones count.
+		per := b.cfg.BatchSize
+		requests := (b.cfg.Events + per - 1) / per
+		healthyEvents := 0
+		for i := range requests {
+			if i%len(keys) >= hangs {
+				healthyEvents += min(per, b.cfg.Events-i*per)
+			}
+		}
+		b.logf("isolation %s: %d events over %d URLs, %d hanging", name, b.cfg.Events, b.cfg.URLs, hangs)
+		start := time.Now()
+		if err := b.produce(ctx, c, keys, b.cfg.Events, per, nil); err != nil {
+			return 0, err
+		}
+		if err := b.waitHealthy(ctx, r, healthyEvents); err != nil {
+			return 0, err
+		}
+		return float64(healthyEvents) / r.lastArrival().Sub(start).Seconds(), nil
+	}
+	disturbed, err := run("hanging", hanging)
+	if err != nil {
+		return nil, err
+	}
+	calm, err := run("calm", 0)
+	if err != nil {
+		return nil, err
+	}
+	return &Ratio{What: fmt.Sprintf("healthy deliveries/s with %d of %d URLs hanging, vs all healthy", hanging, b.cfg.URLs),
+		Disturbed: disturbed, Baseline: calm, Ratio: disturbed / calm}, nil
+}
+
+// retryStorm: p99 first-attempt latency of healthy URLs while half the
+// URLs answer 500 (and are retried), against a calm run, at a fixed rate.
+func (b *runner) retryStorm(ctx context.Context) (*Ratio, error) {
+	failing := b.cfg.URLs / 2
+	run := func(name string, fails int) (float64, error) {
+		r, err := newReceiver(b.cfg.URLs)
+		if err != nil {
+			return 0, err
+		}
+		defer r.close()
+		r.reset()
+		for i := range fails {
+			r.modes[i].Store(fail)
+		}
+		c, keys, err := b.multiURL(ctx, name, r, nil)
+		if err != nil {
+			return 0, err
+		}
+		defer c.close()
+		b.logf("retry storm %s: %d events/s for %s over %d URLs, %d failing", name, b.cfg.Rate, b.cfg.Duration, b.cfg.URLs, fails)
+		n, sent, _, err := b.paced(ctx, c, keys)
+		if err != nil {
+			return 0, err
+		}
+		healthy := 0
+		for i := range n {
+			if i%len(keys) >= fails {
+				healthy++
+			}
+		}
+		if err := b.waitHealthy(ctx, r, healthy); err != nil {
+			return 0, err
+		}
+		return pct(latencies(sent, &r.first), 0.99), nil
+	}
+	storm, err := run("storm", failing)
+	if err != nil {
+		return nil, err
+	}
+	calm, err := run("calm", 0)
+	if err != nil {
+		return nil, err
+	}
+	return &Ratio{What: fmt.Sprintf("healthy p99 first-attempt ms with %d of %d URLs failing, vs calm", failing, b.cfg.URLs),
+		Disturbed: storm, Baseline: calm, Ratio: storm / calm}, nil
+}
