@@ -32,12 +32,16 @@ type Config struct {
 	Environments *envcache.Cache
 
 	LaneConcurrency int           // attempts in flight per URL; 32
-	LaneQueue       int           // claimed deliveries waiting per URL; 1,000
-	MaxHeld         int           // claimed deliveries held in memory in all; 20,000
+	LaneQueue       int           // claimed deliveries waiting per URL; 5,000
+	MaxHeld         int           // claimed deliveries held in memory in all; 50,000
 	ClaimBatch      int           // deliveries per claim query; 1,000
 	PollInterval    time.Duration // fallback poll when nothing signals; 1 s
-	Lease           time.Duration // claim lease, renewed while held; 30 s
-	ShutdownGrace   time.Duration // in-flight attempts may finish for this long at stop; 10 s
+	// ClaimInterval spaces claims that found less than a full batch, so
+	// a storm of wake-ups (every ingest into a full lane) costs one claim
+	// query per interval, not one each; 10 ms.
+	ClaimInterval time.Duration
+	Lease         time.Duration // claim lease, renewed while held; 30 s
+	ShutdownGrace time.Duration // in-flight attempts may finish for this long at stop; 10 s
 }
 
 // Dispatcher owns the delivery workers. Create it with New and run it with Run.
@@ -92,16 +96,19 @@ func New(cfg Config) *Dispatcher {
 		cfg.LaneConcurrency = 32
 	}
 	if cfg.LaneQueue <= 0 {
-		cfg.LaneQueue = 1000
+		cfg.LaneQueue = 5000
 	}
 	if cfg.MaxHeld <= 0 {
-		cfg.MaxHeld = 20000
+		cfg.MaxHeld = 50000
 	}
 	if cfg.ClaimBatch <= 0 {
 		cfg.ClaimBatch = 1000
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
+	}
+	if cfg.ClaimInterval <= 0 {
+		cfg.ClaimInterval = 10 * time.Millisecond
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = 30 * time.Second
@@ -211,12 +218,22 @@ func (d *Dispatcher) claimLoop(ctx, sendCtx context.Context) {
 	if w, ok := d.store.(interface{ Wakeups() <-chan struct{} }); ok {
 		external = w.Wakeups()
 	}
+	var last time.Time
 	for {
+		if pause := d.cfg.ClaimInterval - time.Since(last); pause > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(pause):
+			}
+		}
+		last = time.Now()
 		claimed, full := d.claimOnce(ctx, sendCtx)
 		if ctx.Err() != nil {
 			return
 		}
 		if full {
+			last = time.Time{}
 			continue // more may be due right now
 		}
 		wait := d.cfg.PollInterval

@@ -3,8 +3,8 @@
 //
 // SQLite allows one writer at a time, so every write goes through a single
 // writer goroutine that group-commits: it takes whatever operations are
-// waiting (ingests, claims, attempt results), runs each in its own savepoint
-// inside one transaction and commits once. Under load that turns thousands
+// waiting (ingests, claims, attempt results), runs them inside one
+// transaction and commits once. Under load that turns thousands
 // of small writes per second into a few hundred commits. Reads use a
 // separate read-only pool and never wait for the writer.
 package sqlite
@@ -71,7 +71,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	dsn := func(extra string) string {
 		q := url.Values{}
-		for _, p := range []string{"journal_mode(WAL)", sync, "busy_timeout(10000)", "foreign_keys(1)"} {
+		// A 64 MB page cache keeps the hot indexes in memory.
+		for _, p := range []string{"journal_mode(WAL)", sync, "busy_timeout(10000)", "foreign_keys(1)", "cache_size(-65536)"} {
 			q.Add("_pragma", p)
 		}
 		if extra != "" {
@@ -166,7 +167,9 @@ var errClosed = errors.New("sqlite: store closed")
 var uriPath = strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23")
 
 // write runs fn inside the writer's next transaction and waits for the
-// commit. fn's effects are rolled back (to its savepoint) if it fails.
+// commit. fn runs again, alone, if another operation of its batch failed,
+// so it must not keep state between runs; its effects are rolled back if it
+// fails.
 func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	o := op{fn: fn, done: make(chan error, 1)}
 	select {
@@ -229,48 +232,42 @@ func (s *Store) writer() {
 	}
 }
 
+// commit runs a batch of operations in one transaction. If one fails, the
+// transaction is rolled back and each operation is run again in its own
+// transaction, so one bad operation never fails the others. (Failures are
+// rare; savepoints around every operation cost more than the retry.)
 func (s *Store) commit(ctx context.Context, batch []op) {
-	errs := make([]error, len(batch))
+	err := s.runTx(ctx, batch)
+	if err == nil {
+		for _, o := range batch {
+			o.done <- nil
+		}
+		return
+	}
+	if len(batch) == 1 {
+		batch[0].done <- err
+		return
+	}
+	for _, o := range batch {
+		o.done <- s.runTx(ctx, []op{o})
+	}
+}
+
+func (s *Store) runTx(ctx context.Context, batch []op) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		for _, o := range batch {
-			o.done <- fmt.Errorf("sqlite: begin: %w", err)
-		}
-		return
+		return fmt.Errorf("sqlite: begin: %w", err)
 	}
-	single := len(batch) == 1
-	for i, o := range batch {
-		if single {
-			errs[i] = o.fn(ctx, tx)
-			continue
+	for _, o := range batch {
+		if err := o.fn(ctx, tx); err != nil {
+			tx.Rollback()
+			return err
 		}
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
-			errs[i] = err
-			continue
-		}
-		if errs[i] = o.fn(ctx, tx); errs[i] != nil {
-			if _, err := tx.ExecContext(ctx, "ROLLBACK TO op"); err != nil {
-				errs[i] = errors.Join(errs[i], err)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, "RELEASE op"); err != nil {
-			errs[i] = errors.Join(errs[i], err)
-		}
-	}
-	if single && errs[0] != nil {
-		tx.Rollback()
-		batch[0].done <- errs[0]
-		return
 	}
 	if err := tx.Commit(); err != nil {
-		for _, o := range batch {
-			o.done <- fmt.Errorf("sqlite: commit: %w", err)
-		}
-		return
+		return fmt.Errorf("sqlite: commit: %w", err)
 	}
-	for i, o := range batch {
-		o.done <- errs[i]
-	}
+	return nil
 }
 
 // Close stops the writer after the queued operations and closes the file.
