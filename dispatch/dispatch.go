@@ -31,11 +31,14 @@ type Config struct {
 	// Environments supplies settings and signing keys; nil: a private cache.
 	Environments *envcache.Cache
 
-	LaneConcurrency int           // attempts in flight per URL; 32
-	LaneQueue       int           // claimed deliveries waiting per URL; 5,000
-	MaxHeld         int           // claimed deliveries held in memory in all; 50,000
-	ClaimBatch      int           // deliveries per claim query; 1,000
-	PollInterval    time.Duration // fallback poll when nothing signals; 1 s
+	LaneConcurrency int // attempts in flight per URL; 32
+	// LaneQueue is how many claimed deliveries may wait per URL when the
+	// dispatcher is busy; a lane may hold more, up to half of the room
+	// left, while there is plenty (5,000).
+	LaneQueue    int
+	MaxHeld      int           // claimed deliveries held in memory in all; 100,000
+	ClaimBatch   int           // deliveries per claim query; 1,000
+	PollInterval time.Duration // fallback poll when nothing signals; 1 s
 	// ClaimInterval spaces claims that found less than a full batch, so
 	// a storm of wake-ups (every ingest into a full lane) costs one claim
 	// query per interval, not one each; 10 ms.
@@ -99,7 +102,7 @@ func New(cfg Config) *Dispatcher {
 		cfg.LaneQueue = 5000
 	}
 	if cfg.MaxHeld <= 0 {
-		cfg.MaxHeld = 50000
+		cfg.MaxHeld = 100000
 	}
 	if cfg.ClaimBatch <= 0 {
 		cfg.ClaimBatch = 1000
@@ -271,7 +274,7 @@ func (d *Dispatcher) claimOnce(ctx, sendCtx context.Context) (claimed int, full 
 	capacity := min(d.cfg.ClaimBatch, d.cfg.MaxHeld-len(d.held)-d.reserved)
 	var exclude []string
 	for url, l := range d.lanes {
-		if l.full(d.cfg.LaneQueue) && len(exclude) < 500 {
+		if l.full(d.laneLimitLocked()) && len(exclude) < 500 {
 			exclude = append(exclude, url)
 		}
 	}
@@ -316,6 +319,15 @@ func (d *Dispatcher) enqueueLocked(l *lane, j herald.Job) {
 	}
 }
 
+// laneLimitLocked is how many deliveries one lane may hold now: half of
+// the room left, but at least LaneQueue. A lane that never drains (a
+// hanging URL) can thus take only part of what is free, and healthy lanes
+// always find room; fresh deliveries to busy healthy URLs mostly go
+// straight to memory instead of through a claim query.
+func (d *Dispatcher) laneLimitLocked() int {
+	return max(d.cfg.LaneQueue, (d.cfg.MaxHeld-len(d.held)-d.reserved)/2)
+}
+
 // Reserve asks for room for one new delivery to url, before the ingest
 // that creates it commits. When granted, the caller stores the delivery
 // as already claimed (status sending, lease until leaseUntil) and then
@@ -330,7 +342,7 @@ func (d *Dispatcher) Reserve(url string) (leaseUntil time.Time, ok bool) {
 		return time.Time{}, false
 	}
 	l := d.lane(url)
-	if l.full(d.cfg.LaneQueue) {
+	if l.full(d.laneLimitLocked()) {
 		return time.Time{}, false
 	}
 	l.reserved++
