@@ -153,7 +153,8 @@ func TestHangingLaneDoesNotBlockOthers(t *testing.T) {
 
 func TestLaneQueueBoundsReservations(t *testing.T) {
 	slow, _ := hanging(t)
-	f := start(t, dispatch.Config{LaneConcurrency: 1, LaneQueue: 3})
+	// With little room in all, a lane gets LaneQueue.
+	f := start(t, dispatch.Config{LaneConcurrency: 1, LaneQueue: 3, MaxHeld: 6})
 	granted := 0
 	for range 10 {
 		if _, ok := f.d.Reserve(slow.URL); ok {
@@ -169,6 +170,33 @@ func TestLaneQueueBoundsReservations(t *testing.T) {
 	}
 	for range 3 {
 		f.d.Cancel(slow.URL)
+	}
+}
+
+func TestLaneTakesHalfTheFreeRoom(t *testing.T) {
+	f := start(t, dispatch.Config{LaneConcurrency: 1, LaneQueue: 3, MaxHeld: 100})
+	reserve := func(url string) int {
+		n := 0
+		for range 100 {
+			if _, ok := f.d.Reserve(url); ok {
+				n++
+			}
+		}
+		return n
+	}
+	// The first lane stops at a third of the room (it may hold half of
+	// what is left), and a second lane still finds room after it.
+	if n := reserve("http://a.test/"); n != 33 {
+		t.Fatalf("first lane got %d reservations, want 33", n)
+	}
+	if n := reserve("http://b.test/"); n != 22 {
+		t.Fatalf("second lane got %d reservations, want 22", n)
+	}
+	for range 33 {
+		f.d.Cancel("http://a.test/")
+	}
+	for range 22 {
+		f.d.Cancel("http://b.test/")
 	}
 }
 
