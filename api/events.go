@@ -70,6 +70,12 @@ func (s *Server) postEventBatch(w http.ResponseWriter, r *http.Request, env *her
 	if err != nil {
 		return err
 	}
+	select {
+	case s.batches <- struct{}{}:
+		defer func() { <-s.batches }()
+	case <-r.Context().Done():
+		return r.Context().Err()
+	}
 	v, err := readJSON(w, r, MaxBatchBody)
 	if err != nil {
 		return err

@@ -51,7 +51,14 @@ type Server struct {
 	store herald.Store
 	log   *slog.Logger
 	mux   *http.ServeMux
+	// batches bounds how many batch bodies (up to 8 MiB each, several
+	// times that once parsed) are read and parsed at once, so memory stays
+	// bounded however many producers post batches together.
+	batches chan struct{}
 }
+
+// concurrentBatches is how many POST /events/batch bodies are parsed at once.
+const concurrentBatches = 4
 
 // New returns the API handler.
 func New(cfg Config) *Server {
@@ -61,7 +68,7 @@ func New(cfg Config) *Server {
 	if cfg.Environments == nil {
 		cfg.Environments = envcache.New(cfg.Store, 0)
 	}
-	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, mux: http.NewServeMux(), batches: make(chan struct{}, concurrentBatches)}
 	m := s.mux
 	m.HandleFunc("GET /healthz", s.healthz)
 	m.HandleFunc("GET /readyz", s.readyz)

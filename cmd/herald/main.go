@@ -42,16 +42,13 @@ func main() {
 	}
 }
 
-// tuneGC trades memory for CPU where the operator has not chosen: herald's
-// live heap is small (held deliveries, caches), so collecting at 4× the
-// live heap instead of 2× halves the GC's CPU, and a soft limit keeps the
-// process well under a few hundred MB all the same.
+// tuneGC sets a soft memory limit where the operator has not chosen one:
+// herald's live heap is small (held deliveries, caches, batches being
+// parsed), and the limit makes the collector work harder before the
+// process grows past a couple of hundred MB.
 func tuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(256 << 20)
+		debug.SetMemoryLimit(192 << 20)
 	}
 }
 

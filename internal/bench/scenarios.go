@@ -193,23 +193,32 @@ func (b *runner) startSQLite(ctx context.Context, name string) (*cluster, error)
 	return c, nil
 }
 
-// multiURL starts a SQLite herald with URLs environments, environment i
-// delivering to receiver URL i, with the given settings.
-func (b *runner) multiURL(ctx context.Context, name string, r *receiver, settings map[string]any) (*cluster, []string, error) {
-	c, err := b.startSQLite(ctx, name)
-	if err != nil {
-		return nil, nil, err
+// multiURL starts a receiver with URLs target URLs, the first bad of them
+// behaving as mode, and a SQLite herald with one environment per URL
+// (environment i delivering to URL i) with the given settings. close
+// stops both.
+func (b *runner) multiURL(ctx context.Context, name string, bad, mode int, settings map[string]any) (r *receiver, c *cluster, keys []string, close func(), err error) {
+	if r, err = newReceiver(b.cfg.URLs); err != nil {
+		return nil, nil, nil, nil, err
 	}
-	var keys []string
+	r.reset()
+	for i := range bad {
+		r.modes[i].Store(int32(mode))
+	}
+	if c, err = b.startSQLite(ctx, name); err != nil {
+		r.close()
+		return nil, nil, nil, nil, err
+	}
+	close = func() { c.close(); r.close() }
 	for i := range b.cfg.URLs {
 		key, err := c.newEnv(ctx, r.url(i), settings)
 		if err != nil {
-			c.close()
-			return nil, nil, err
+			close()
+			return nil, nil, nil, nil, err
 		}
 		keys = append(keys, key)
 	}
-	return c, keys, nil
+	return r, c, keys, close, nil
 }
 
 // isolation: deliveries/s to the healthy URLs while 20 % of the URLs hang
@@ -218,20 +227,11 @@ func (b *runner) isolation(ctx context.Context) (*Ratio, error) {
 	settings := map[string]any{"timeout_ms": 1000, "retry": map[string]any{"max_retries": 0}}
 	hanging := b.cfg.URLs / 5
 	run := func(name string, hangs int) (float64, error) {
-		r, err := newReceiver(b.cfg.URLs)
+		r, c, keys, close, err := b.multiURL(ctx, name, hangs, hang, settings)
 		if err != nil {
 			return 0, err
 		}
-		defer r.close()
-		r.reset()
-		for i := range hangs {
-			r.modes[i].Store(hang)
-		}
-		c, keys, err := b.multiURL(ctx, name, r, settings)
-		if err != nil {
-			return 0, err
-		}
-		defer c.close()
+		defer close()
 		// Batches go round robin over the environments, so each URL gets
 		// Events/URLs events; the healthy ones count.
 		per := b.cfg.BatchSize
@@ -269,20 +269,11 @@ func (b *runner) isolation(ctx context.Context) (*Ratio, error) {
 func (b *runner) retryStorm(ctx context.Context) (*Ratio, error) {
 	failing := b.cfg.URLs / 2
 	run := func(name string, fails int) (float64, error) {
-		r, err := newReceiver(b.cfg.URLs)
+		r, c, keys, close, err := b.multiURL(ctx, name, fails, fail, nil)
 		if err != nil {
 			return 0, err
 		}
-		defer r.close()
-		r.reset()
-		for i := range fails {
-			r.modes[i].Store(fail)
-		}
-		c, keys, err := b.multiURL(ctx, name, r, nil)
-		if err != nil {
-			return 0, err
-		}
-		defer c.close()
+		defer close()
 		b.logf("retry storm %s: %d events/s for %s over %d URLs, %d failing", name, b.cfg.Rate, b.cfg.Duration, b.cfg.URLs, fails)
 		n, sent, _, err := b.paced(ctx, c, keys)
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,9 +36,13 @@ const maxBatch = 256
 // Store implements herald.Store on one SQLite file.
 type Store struct {
 	w, r *sql.DB
+	c    *sql.DB // the checkpointer's connection
+	path string
 	ops  chan op
 	stop chan struct{}
-	done chan struct{}
+	done chan struct{} // closed when the writer has stopped
+	// checkpointed is closed when the checkpointer has stopped.
+	checkpointed chan struct{}
 
 	closeOnce sync.Once
 	stmts     statements
@@ -69,19 +74,19 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.SyncFull {
 		sync = "synchronous(FULL)"
 	}
-	dsn := func(extra string) string {
+	dsn := func(extra ...string) string {
 		q := url.Values{}
-		// A 64 MB page cache keeps the hot indexes in memory.
-		for _, p := range []string{"journal_mode(WAL)", sync, "busy_timeout(10000)", "foreign_keys(1)", "cache_size(-65536)"} {
+		for _, p := range append([]string{"journal_mode(WAL)", sync, "busy_timeout(10000)", "foreign_keys(1)"}, extra...) {
 			q.Add("_pragma", p)
-		}
-		if extra != "" {
-			q.Add("_pragma", extra)
 		}
 		q.Set("_txlock", "immediate")
 		return "file:" + uriPath.Replace(path) + "?" + q.Encode()
 	}
-	w, err := sql.Open("sqlite", dsn(""))
+	// The writer keeps the hot indexes in a 16 MB page cache, and never
+	// checkpoints itself: copying the WAL into the database file (and its
+	// fsync) would stall every commit waiting behind it. The checkpointer
+	// goroutine does that on its own connection.
+	w, err := sql.Open("sqlite", dsn("cache_size(-16384)", "wal_autocheckpoint(0)"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
@@ -99,7 +104,15 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
-	s := &Store{w: w, r: r, ops: make(chan op, maxBatch), stop: make(chan struct{}), done: make(chan struct{})}
+	c, err := sql.Open("sqlite", dsn())
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: open checkpointer: %w", err)
+	}
+	c.SetMaxOpenConns(1)
+	s := &Store{w: w, r: r, c: c, path: path, ops: make(chan op, maxBatch), stop: make(chan struct{}), done: make(chan struct{}),
+		checkpointed: make(chan struct{})}
 	if err := s.stmts.prepare(ctx, w); err != nil {
 		s.closeDBs()
 		return nil, err
@@ -111,7 +124,45 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: release interrupted deliveries: %w", err)
 	}
 	go s.writer()
+	go s.checkpointer()
 	return s, nil
+}
+
+// checkpointInterval is how often the WAL is copied into the database file.
+const checkpointInterval = 500 * time.Millisecond
+
+// checkpointer copies committed WAL frames into the database file in the
+// background (PASSIVE: it never blocks the writer or readers), so the WAL
+// stays small without the writer doing that work.
+func (s *Store) checkpointer() {
+	defer close(s.checkpointed)
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		// A busy or locked database just means "next time".
+		s.c.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+	}
+}
+
+// walLimit is the WAL size past which the writer resets the file.
+const walLimit = 64 << 20
+
+// trimWAL starts the WAL file over when it has grown past walLimit. The
+// checkpointer's PASSIVE runs copy frames but cannot reset the file while
+// the writer keeps writing; between two commits the writer can, and since
+// most frames are already copied this costs little.
+func (s *Store) trimWAL(ctx context.Context) {
+	if fi, err := os.Stat(s.path + "-wal"); err != nil || fi.Size() <= walLimit {
+		return
+	}
+	if _, err := s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return // readers in the way: next time
+	}
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -204,6 +255,7 @@ func (s *Store) writer() {
 	defer close(s.done)
 	ctx := context.Background()
 	batch := make([]op, 0, maxBatch)
+	commits := 0
 	for {
 		select {
 		case o := <-s.ops:
@@ -229,6 +281,9 @@ func (s *Store) writer() {
 			}
 		}
 		s.commit(ctx, batch)
+		if commits++; commits%64 == 0 {
+			s.trimWAL(ctx)
+		}
 	}
 }
 
@@ -276,6 +331,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		<-s.done
+		<-s.checkpointed
 		err = s.closeDBs()
 	})
 	return err
@@ -283,7 +339,7 @@ func (s *Store) Close() error {
 
 func (s *Store) closeDBs() error {
 	s.stmts.close()
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.r.Close(), s.c.Close(), s.w.Close())
 }
 
 // Ping checks that the database answers.
