@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
@@ -57,8 +58,9 @@ type Server struct {
 	batches chan struct{}
 }
 
-// concurrentBatches is how many POST /events/batch bodies are parsed at once.
-const concurrentBatches = 4
+// concurrentBatches is how many POST /events/batch bodies are parsed at
+// once: one per CPU keeps every core busy, more only holds more memory.
+var concurrentBatches = max(2, runtime.GOMAXPROCS(0))
 
 // New returns the API handler.
 func New(cfg Config) *Server {

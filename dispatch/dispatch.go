@@ -102,7 +102,7 @@ func New(cfg Config) *Dispatcher {
 		cfg.LaneQueue = 5000
 	}
 	if cfg.MaxHeld <= 0 {
-		cfg.MaxHeld = 100000
+		cfg.MaxHeld = 50000
 	}
 	if cfg.ClaimBatch <= 0 {
 		cfg.ClaimBatch = 1000

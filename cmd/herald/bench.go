@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"runtime/pprof"
+	"strings"
 
 	"github.com/heraldhq/herald/internal/bench"
 )
@@ -22,6 +23,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.URLs, "urls", 10, "target URLs in the isolation and retry-storm runs")
 	fs.IntVar(&cfg.Pending, "pending", 1_000_000, "pending deliveries for the memory figure (0: skip it)")
 	fs.StringVar(&cfg.Postgres, "postgres", "", "PostgreSQL server URL: also measure herald on it (a fresh schema) with 1 and 3 processes")
+	only := fs.String("only", "", "comma-separated scenarios to run: throughput, latency, isolation, storm, memory (default: all)")
 	asJSON := fs.Bool("json", false, "print JSON instead of tables")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
@@ -35,6 +37,9 @@ func benchCmd(ctx context.Context, args []string) error {
 	}
 	if cfg.Pending == 0 {
 		cfg.Pending = -1
+	}
+	if *only != "" {
+		cfg.Only = strings.Split(*only, ",")
 	}
 	bin, err := os.Executable()
 	if err != nil {

@@ -45,10 +45,10 @@ func main() {
 // tuneGC sets a soft memory limit where the operator has not chosen one:
 // herald's live heap is small (held deliveries, caches, batches being
 // parsed), and the limit makes the collector work harder before the
-// process grows past a couple of hundred MB.
+// heap grows much past 128 MB.
 func tuneGC() {
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(192 << 20)
+		debug.SetMemoryLimit(128 << 20)
 	}
 }
 

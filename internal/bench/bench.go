@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"time"
 )
 
@@ -39,6 +40,13 @@ type Config struct {
 	Binary      string        // the herald binary to run for the memory figure
 	Timeout     time.Duration // give up on a run after this long; 10 min
 	Log         io.Writer     // progress lines
+	// Only, when not empty, names the scenarios to run: throughput,
+	// latency, isolation, storm, memory (the raw ceiling always runs).
+	Only []string
+}
+
+func (c *Config) runs(scenario string) bool {
+	return len(c.Only) == 0 || slices.Contains(c.Only, scenario)
 }
 
 func (c *Config) defaults() {
@@ -126,28 +134,36 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if rep.RawPerSec, err = b.rawCeiling(ctx); err != nil {
 		return nil, fmt.Errorf("raw ceiling: %w", err)
 	}
-	targets, cleanup, err := b.targets(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer cleanup()
-	for _, tg := range targets {
-		ts, err := b.throughput(ctx, tg, rep.RawPerSec)
+	if cfg.runs("throughput") {
+		targets, cleanup, err := b.targets(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("%s ×%d: %w", tg.store, tg.processes, err)
+			return nil, err
 		}
-		rep.Throughput = append(rep.Throughput, ts...)
+		defer cleanup()
+		for _, tg := range targets {
+			ts, err := b.throughput(ctx, tg, rep.RawPerSec)
+			if err != nil {
+				return nil, fmt.Errorf("%s ×%d: %w", tg.store, tg.processes, err)
+			}
+			rep.Throughput = append(rep.Throughput, ts...)
+		}
 	}
-	if rep.Latency, err = b.latency(ctx); err != nil {
-		return nil, fmt.Errorf("latency: %w", err)
+	if cfg.runs("latency") {
+		if rep.Latency, err = b.latency(ctx); err != nil {
+			return nil, fmt.Errorf("latency: %w", err)
+		}
 	}
-	if rep.Isolation, err = b.isolation(ctx); err != nil {
-		return nil, fmt.Errorf("isolation: %w", err)
+	if cfg.runs("isolation") {
+		if rep.Isolation, err = b.isolation(ctx); err != nil {
+			return nil, fmt.Errorf("isolation: %w", err)
+		}
 	}
-	if rep.RetryStorm, err = b.retryStorm(ctx); err != nil {
-		return nil, fmt.Errorf("retry storm: %w", err)
+	if cfg.runs("storm") {
+		if rep.RetryStorm, err = b.retryStorm(ctx); err != nil {
+			return nil, fmt.Errorf("retry storm: %w", err)
+		}
 	}
-	if cfg.Pending > 0 {
+	if cfg.Pending > 0 && cfg.runs("memory") {
 		if rep.Memory, err = b.memory(ctx); err != nil {
 			return nil, fmt.Errorf("memory: %w", err)
 		}
