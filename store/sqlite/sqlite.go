@@ -33,6 +33,10 @@ var migrations embed.FS
 // maxBatch bounds how many operations share one transaction.
 const maxBatch = 256
 
+// lingerFor is how long the writer waits for more operations to join a
+// commit after the first one arrived.
+const lingerFor = 2 * time.Millisecond
+
 // Store implements herald.Store on one SQLite file.
 type Store struct {
 	w, r *sql.DB
@@ -273,15 +277,22 @@ func (s *Store) writer() {
 				}
 			}
 		}
+		// Wait a moment for more operations to join the commit. Every
+		// commit rewrites whole pages (the same index pages, mostly) into
+		// the WAL; one commit per event at a moderate rate writes ~25 KB of
+		// WAL per event, and that volume, not the CPU, ends up stalling the
+		// disk. A couple of milliseconds groups a few events per commit.
+		linger := time.NewTimer(lingerFor)
 	fill:
 		for len(batch) < maxBatch {
 			select {
 			case o := <-s.ops:
 				batch = append(batch, o)
-			default:
+			case <-linger.C:
 				break fill
 			}
 		}
+		linger.Stop()
 		s.commit(ctx, batch)
 		if commits++; commits%64 == 0 {
 			s.trimWAL(ctx)
