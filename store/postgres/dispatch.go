@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -72,6 +73,15 @@ func (s *Store) commitIngests(batch []ingestOp) {
 		return
 	}
 	if len(batch) == 1 {
+		if errors.Is(err, errIdempotencyRace) {
+			// The other transaction has committed by now: run again, and
+			// the key check finds its answer.
+			err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.ingestTx(ctx, tx, batch, replays) })
+			if err == nil {
+				batch[0].done <- ingestResult{replay: replays[0]}
+				return
+			}
+		}
 		batch[0].done <- ingestResult{err: fmt.Errorf("ingest: %w", wrap(err))}
 		return
 	}
@@ -134,6 +144,7 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, batch []ingestOp, repla
 		}
 	}
 	b := &pgx.Batch{}
+	idemAt := -1 // position of the idempotency insert in the batch
 	if len(ev.id) > 0 {
 		b.Queue(`INSERT INTO events (id, environment_id, type, connection_id, provider_config_key, body, skipped, created_at)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[], $8::timestamptz[])`,
@@ -148,12 +159,16 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, batch []ingestOp, repla
 			dl.id, dl.event, dl.env, dl.typ, dl.conn, dl.pck, dl.url, dl.status, dl.next, dl.lease, dl.created)
 	}
 	if len(idem.key) > 0 {
-		// An expired key is replaced; a live one cannot be here (checked above).
+		// An expired key is replaced. A live one means another transaction
+		// stored the same key after our check: it then touches no row, and
+		// the count below fails this transaction, so that the request is
+		// run again alone and answers with the stored response.
 		b.Queue(`INSERT INTO idempotency_keys (environment_id, key, response, created_at)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::timestamptz[])
 			ON CONFLICT (environment_id, key) DO UPDATE SET response = EXCLUDED.response, created_at = EXCLUDED.created_at
 			WHERE idempotency_keys.created_at <= EXCLUDED.created_at - interval '24 hours'`,
 			idem.env, idem.key, idem.response, idem.created)
+		idemAt = b.Len() - 1
 	}
 	if notify {
 		b.Queue(`SELECT pg_notify($1, '')`, Channel)
@@ -161,8 +176,23 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, batch []ingestOp, repla
 	if b.Len() == 0 {
 		return nil
 	}
-	return tx.SendBatch(ctx, b).Close()
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	for i := range b.Len() {
+		tag, err := br.Exec()
+		if err != nil {
+			return err
+		}
+		if i == idemAt && tag.RowsAffected() != int64(len(idem.key)) {
+			return errIdempotencyRace
+		}
+	}
+	return br.Close()
 }
+
+// errIdempotencyRace fails a group commit in which another transaction
+// stored one of its Idempotency-Keys first.
+var errIdempotencyRace = errors.New("idempotency key stored concurrently")
 
 // ClaimDue takes back expired leases, then claims up to req.Limit due
 // deliveries that no other process holds, oldest due first.

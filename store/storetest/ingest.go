@@ -22,6 +22,54 @@ func ingestTests() []test {
 		{"IdempotencyWindow", testIngestIdempotencyWindow},
 		{"FailureStoresNothing", testIngestFailureStoresNothing},
 		{"ConcurrentWithFailure", testIngestConcurrentWithFailure},
+		{"IdempotencyConcurrentSameKey", testIngestIdempotencyConcurrent},
+	}
+}
+
+// Requests racing with one key: exactly one is stored, and every caller
+// gets either nothing back (it was the one stored) or that one's answer.
+func testIngestIdempotencyConcurrent(t *testing.T, s herald.Store) {
+	ctx := t.Context()
+	env := newEnv(t, s, "prod")
+	const n = 24
+	reqs := make([]herald.IngestRequest, n)
+	for i := range reqs {
+		reqs[i] = idemReq(env.ID, "same", fmt.Sprintf(`{"n":%d}`, i), t0, makeEvent(t, env.ID, spec{URLs: []string{urlA}}))
+	}
+	replays := make([][]byte, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range reqs {
+		wg.Go(func() {
+			<-start
+			replays[i], errs[i] = s.Ingest(ctx, reqs[i])
+		})
+	}
+	close(start)
+	wg.Wait()
+	stored := -1
+	for i := range reqs {
+		if errs[i] != nil {
+			t.Fatalf("request %d: %v", i, errs[i])
+		}
+		if replays[i] == nil {
+			if stored >= 0 {
+				t.Fatalf("requests %d and %d were both stored under one key", stored, i)
+			}
+			stored = i
+		}
+	}
+	if stored < 0 {
+		t.Fatal("no request was stored")
+	}
+	for i := range reqs {
+		if replays[i] != nil && string(replays[i]) != string(reqs[stored].Response) {
+			t.Errorf("request %d got %s, want the stored answer %s", i, replays[i], reqs[stored].Response)
+		}
+	}
+	if got := countDeliveries(t, s, env.ID); got != 1 {
+		t.Errorf("%d deliveries stored, want 1", got)
 	}
 }
 
