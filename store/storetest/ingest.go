@@ -43,6 +43,9 @@ func testIngestIdempotencyConcurrent(t *testing.T, s herald.Store) {
 	for i := range reqs {
 		wg.Go(func() {
 			<-start
+			// Spread the arrivals a little, so that they meet in different
+			// group commits (and, on PostgreSQL, different writers).
+			time.Sleep(time.Duration(i%6) * 300 * time.Microsecond)
 			replays[i], errs[i] = s.Ingest(ctx, reqs[i])
 		})
 	}
