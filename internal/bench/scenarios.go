@@ -252,16 +252,22 @@ func (b *runner) isolation(ctx context.Context) (*Ratio, error) {
 		}
 		return float64(healthyEvents) / r.lastArrival().Sub(start).Seconds(), nil
 	}
-	disturbed, err := run("hanging", hanging)
+	return compare(fmt.Sprintf("healthy deliveries/s with %d of %d URLs hanging, vs all healthy", hanging, b.cfg.URLs),
+		func() (float64, error) { return run("hanging", hanging) }, func() (float64, error) { return run("calm", 0) })
+}
+
+// compare runs a disturbed and an undisturbed measurement and returns
+// their ratio.
+func compare(what string, disturbed, baseline func() (float64, error)) (*Ratio, error) {
+	d, err := disturbed()
 	if err != nil {
 		return nil, err
 	}
-	calm, err := run("calm", 0)
+	b, err := baseline()
 	if err != nil {
 		return nil, err
 	}
-	return &Ratio{What: fmt.Sprintf("healthy deliveries/s with %d of %d URLs hanging, vs all healthy", hanging, b.cfg.URLs),
-		Disturbed: disturbed, Baseline: calm, Ratio: disturbed / calm}, nil
+	return &Ratio{What: what, Disturbed: d, Baseline: b, Ratio: d / b}, nil
 }
 
 // retryStorm: p99 first-attempt latency of healthy URLs while half the
@@ -290,14 +296,6 @@ func (b *runner) retryStorm(ctx context.Context) (*Ratio, error) {
 		}
 		return pct(latencies(sent, &r.first), 0.99), nil
 	}
-	storm, err := run("storm", failing)
-	if err != nil {
-		return nil, err
-	}
-	calm, err := run("calm", 0)
-	if err != nil {
-		return nil, err
-	}
-	return &Ratio{What: fmt.Sprintf("healthy p99 first-attempt ms with %d of %d URLs failing, vs calm", failing, b.cfg.URLs),
-		Disturbed: storm, Baseline: calm, Ratio: storm / calm}, nil
+	return compare(fmt.Sprintf("healthy p99 first-attempt ms with %d of %d URLs failing, vs calm", failing, b.cfg.URLs),
+		func() (float64, error) { return run("storm", failing) }, func() (float64, error) { return run("calm", 0) })
 }
