@@ -8,7 +8,9 @@
 package herald
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -23,7 +25,7 @@ var (
 	ErrConflict = errors.New("conflict")
 )
 
-// Delivery states (SPEC §7).
+// Delivery states (docs/retries.md).
 const (
 	StatusPending   = "pending"
 	StatusSending   = "sending"
@@ -68,7 +70,10 @@ type Event struct {
 	ProviderConfigKey string
 	Body              []byte
 	Skipped           string // gate reason when nothing was sent
-	CreatedAt         time.Time
+	// UnknownFields lists the body's fields that Nango's types do not
+	// declare (dotted paths); they are kept in Body and delivered.
+	UnknownFields []string
+	CreatedAt     time.Time
 }
 
 // Delivery is one event to one URL; it is also the queue entry.
@@ -126,7 +131,7 @@ type AttemptResult struct {
 	NextAttemptAt *time.Time // when Status is pending
 }
 
-// DeliveryFilter selects deliveries for the log (SPEC §10).
+// DeliveryFilter selects deliveries for the log (docs/retries.md).
 type DeliveryFilter struct {
 	Status            string
 	Type              string
@@ -148,3 +153,28 @@ type ClaimRequest struct {
 // ErrUnavailable wraps store errors caused by a database that cannot be
 // reached (down, restarting, network). The API answers 503 for them.
 var ErrUnavailable = errors.New("database unavailable")
+
+// EncodeFieldList writes a list of field names as stores keep it: a JSON
+// array, or "" for none (the common case costs no bytes).
+func EncodeFieldList(fields []string) string {
+	if len(fields) == 0 {
+		return ""
+	}
+	b, err := json.Marshal(fields)
+	if err != nil { // cannot happen for []string
+		return ""
+	}
+	return string(b)
+}
+
+// DecodeFieldList reads what EncodeFieldList wrote.
+func DecodeFieldList(s string) ([]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var fields []string
+	if err := json.Unmarshal([]byte(s), &fields); err != nil {
+		return nil, fmt.Errorf("field list %q: %w", s, err)
+	}
+	return fields, nil
+}

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Limits of the settings (SPEC §4, §6, §7).
+// Limits of the settings (docs/settings.md).
 const (
 	MaxRetries       = 30
 	MaxRetryTotal    = 7 * 24 * time.Hour
@@ -36,6 +36,9 @@ type Settings struct {
 	StandardWebhooks        bool        `json:"standard_webhooks"`
 	// TimeoutMS bounds each attempt, 1,000–60,000 ms.
 	TimeoutMS int `json:"timeout_ms"`
+	// StrictValidation refuses event fields that Nango's types do not
+	// declare, instead of keeping and delivering them.
+	StrictValidation bool `json:"strict_validation"`
 }
 
 // DefaultSettings are those of a new environment.
@@ -225,6 +228,7 @@ func ApplySettingsPatch(cur Settings, patch any) (Settings, error) {
 		"on_async_action_completion": &next.OnAsyncActionCompletion,
 		"on_connection_deletion":     &next.OnConnectionDeletion,
 		"standard_webhooks":          &next.StandardWebhooks,
+		"strict_validation":          &next.StrictValidation,
 	}
 	for _, k := range sortedKeys(obj) {
 		v := obj[k]

@@ -10,7 +10,7 @@ import (
 	herald "github.com/heraldhq/herald"
 )
 
-// Error codes of SPEC §2.
+// Error codes (docs/errors.md).
 const (
 	CodeInvalidBody        = "invalid_body"
 	CodeInvalidURIParams   = "invalid_uri_params"
@@ -68,7 +68,7 @@ func writeRaw(w http.ResponseWriter, status int, b []byte) {
 	w.Write(b)
 }
 
-// writeError writes err as the SPEC §2 envelope. Errors that are not
+// writeError writes err as the error envelope (docs/errors.md). Errors that are not
 // *apiError are logged and answered as 500 without their text.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError

@@ -44,6 +44,22 @@ func validationMessage(prefix string, err error) *apiError {
 	return badBody(prefix + err.Error())
 }
 
+// eventFromValue validates one event body. Fields Nango's types do not
+// declare are kept, unless the environment's strict_validation refuses
+// them.
+func eventFromValue(env *herald.Environment, v any) (nango.Webhook, error) {
+	hook, err := nango.FromValue(v)
+	if err != nil {
+		return nil, err
+	}
+	if env.Settings.StrictValidation {
+		if unknown := nango.UnknownFields(hook); len(unknown) > 0 {
+			return nil, &nango.ValidationError{Field: unknown[0], Msg: "unknown field (strict_validation is on)"}
+		}
+	}
+	return hook, nil
+}
+
 func (s *Server) postEvent(w http.ResponseWriter, r *http.Request, env *herald.Environment) error {
 	key, err := idempotencyKey(r, "event")
 	if err != nil {
@@ -53,7 +69,7 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request, env *herald.E
 	if err != nil {
 		return err
 	}
-	hook, err := nango.FromValue(v)
+	hook, err := eventFromValue(env, v)
 	if err != nil {
 		return validationMessage("", err)
 	}
@@ -104,7 +120,7 @@ func (s *Server) postEventBatch(w http.ResponseWriter, r *http.Request, env *her
 	}
 	hooks := make([]nango.Webhook, len(list))
 	for i, e := range list {
-		if hooks[i], err = nango.FromValue(e); err != nil {
+		if hooks[i], err = eventFromValue(env, e); err != nil {
 			return validationMessage(fmt.Sprintf("events[%d].", i), err)
 		}
 	}
@@ -143,10 +159,15 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request, env *herald.En
 		ProviderConfigKey string          `json:"provider_config_key"`
 		CreatedAt         string          `json:"created_at"`
 		Skipped           *string         `json:"skipped"`
+		UnknownFields     []string        `json:"unknown_fields"`
 		Body              json.RawMessage `json:"body"`
 		Deliveries        []deliveryJSON  `json:"deliveries"`
 	}{ID: ev.ID, Type: ev.Type, ConnectionID: ev.ConnectionID, ProviderConfigKey: ev.ProviderConfigKey,
-		CreatedAt: timestamp(ev.CreatedAt), Body: ev.Body, Deliveries: make([]deliveryJSON, 0, len(ds))}
+		CreatedAt: timestamp(ev.CreatedAt), UnknownFields: ev.UnknownFields, Body: ev.Body,
+		Deliveries: make([]deliveryJSON, 0, len(ds))}
+	if out.UnknownFields == nil {
+		out.UnknownFields = []string{}
+	}
 	if ev.Skipped != "" {
 		out.Skipped = &ev.Skipped
 	}

@@ -1,4 +1,4 @@
-// Package api is herald's HTTP API (SPEC §2–§5, §10, §11): routing,
+// Package api is herald's HTTP API (docs/README.md): routing,
 // authentication, request limits, validation and the error envelope. It
 // reaches the data only through herald.Store and the intake service.
 package api
@@ -21,7 +21,7 @@ import (
 	"github.com/heraldhq/herald/intake"
 )
 
-// Request size limits (SPEC §5).
+// Request size limits (docs/events.md).
 const (
 	MaxEventBody = 1 << 20
 	MaxBatchBody = 8 << 20

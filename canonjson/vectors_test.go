@@ -8,40 +8,9 @@ import (
 	"testing"
 )
 
-const vectorsFile = "canonical-json.json"
-
-// findVectors locates shared/vectors/canonical-json.json: in
-// $HERALD_VECTORS_DIR if set, else in ../../shared/vectors (the repository
-// at <root>/main and shared/ beside it), else in a shared/vectors directory
-// of any ancestor of the working directory.
-func findVectors(t testing.TB) string {
-	t.Helper()
-	if dir := os.Getenv("HERALD_VECTORS_DIR"); dir != "" {
-		p := filepath.Join(dir, vectorsFile)
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("HERALD_VECTORS_DIR=%q: %v", dir, err)
-		}
-		return p
-	}
-	candidates := []string{filepath.Join("..", "..", "shared", "vectors", vectorsFile)}
-	if wd, err := os.Getwd(); err == nil {
-		for dir := wd; ; {
-			candidates = append(candidates, filepath.Join(dir, "shared", "vectors", vectorsFile))
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				break
-			}
-			dir = parent
-		}
-	}
-	for _, p := range candidates {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	t.Fatalf("test vectors %s not found (tried %v); set HERALD_VECTORS_DIR", vectorsFile, candidates)
-	return ""
-}
+// vectorsFile holds the canonical JSON test vectors: inputs and the exact
+// bytes Nango's stringifyStable writes for them.
+var vectorsFile = filepath.Join("testdata", "canonical-json.json")
 
 type vectorCase struct {
 	Name      string  `json:"name"`
@@ -51,7 +20,7 @@ type vectorCase struct {
 
 func loadVectors(t testing.TB) []vectorCase {
 	t.Helper()
-	path := findVectors(t)
+	path := vectorsFile
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("reading vectors: %v", err)

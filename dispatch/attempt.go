@@ -119,7 +119,7 @@ func (d *Dispatcher) decide(res herald.AttemptResult, env *herald.Environment, e
 	return res
 }
 
-// setHeaders sets every header of SPEC §6.
+// setHeaders sets every header of a webhook request (docs/webhooks.md).
 func setHeaders(h http.Header, env *herald.Environment, job herald.Job, number int, now time.Time) {
 	h["Content-Type"] = []string{"application/json"}
 	h["User-Agent"] = []string{"herald/" + herald.Version}

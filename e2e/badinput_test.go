@@ -57,6 +57,11 @@ func testBadInput(t *testing.T) {
 	e := newEnv(t, h)
 	e.patch(t, map[string]any{"primary_url": rc.URL("/hook")})
 
+	// strict refuses fields Nango's types do not declare.
+	strictRC := newReceiver(t, nil)
+	strict := newEnv(t, h)
+	strict.patch(t, map[string]any{"primary_url": strictRC.URL("/strict"), "strict_validation": true})
+
 	// owner has an event and a delivery that e must not see.
 	ownerRC := newReceiver(t, nil)
 	owner := newEnv(t, h)
@@ -95,14 +100,14 @@ func testBadInput(t *testing.T) {
 		{"event_results_string", e.client, "POST", "/events", strings.Replace(validSync, `"added":1`, `"added":"1"`, 1), nil, inv, ib, []string{"responseResults.added"}},
 		{"event_payload_not_object", e.client, "POST", "/events", `{"type":"async_action","connectionId":"c","providerConfigKey":"p","payload":[]}`, nil, inv, ib, []string{"payload"}},
 		{"event_type_number", e.client, "POST", "/events", `{"type":1}`, nil, inv, ib, []string{"type"}},
-		// Unknown fields.
-		{"event_unknown_top_level", e.client, "POST", "/events", strings.Replace(validAuth, `"success":true`, `"success":true,"extra":1`, 1), nil, inv, ib, []string{"extra"}},
-		{"event_unknown_end_user_field", e.client, "POST", "/events", strings.Replace(validAuth, `"success":true`,
+		// Unknown fields, where strict_validation refuses them.
+		{"event_unknown_top_level", strict.client, "POST", "/events", strings.Replace(validAuth, `"success":true`, `"success":true,"extra":1`, 1), nil, inv, ib, []string{"extra"}},
+		{"event_unknown_end_user_field", strict.client, "POST", "/events", strings.Replace(validAuth, `"success":true`,
 			`"success":true,"endUser":{"endUserId":"u","endUserEmail":null,"tags":{},"nickname":"x"}`, 1), nil, inv, ib, []string{"endUser.nickname"}},
-		{"event_unknown_payload_field", e.client, "POST", "/events",
+		{"event_unknown_payload_field", strict.client, "POST", "/events",
 			`{"type":"async_action","connectionId":"c","providerConfigKey":"p","payload":{"id":"1","statusUrl":"/a","extra":true}}`, nil, inv, ib, []string{"payload.extra"}},
-		{"event_unknown_results_field", e.client, "POST", "/events", strings.Replace(validSync, `"added":1`, `"added":1,"skipped":2`, 1), nil, inv, ib, []string{"responseResults.skipped"}},
-		{"event_unknown_auth_error_field", e.client, "POST", "/events", strings.Replace(validAuth, `"success":true`,
+		{"event_unknown_results_field", strict.client, "POST", "/events", strings.Replace(validSync, `"added":1`, `"added":1,"skipped":2`, 1), nil, inv, ib, []string{"responseResults.skipped"}},
+		{"event_unknown_auth_error_field", strict.client, "POST", "/events", strings.Replace(validAuth, `"success":true`,
 			`"success":false,"error":{"type":"t","description":"d","code":5}`, 1), nil, inv, ib, []string{"error.code"}},
 		// Missing or invalid values.
 		{"event_missing_type", e.client, "POST", "/events", `{"connectionId":"c1"}`, nil, inv, ib, []string{"type"}},
@@ -111,7 +116,6 @@ func testBadInput(t *testing.T) {
 		{"event_missing_results", e.client, "POST", "/events", strings.Replace(validSync, `"responseResults":{"added":1,"updated":0,"deleted":0},`, ``, 1), nil, inv, ib, []string{"responseResults"}},
 		{"event_missing_payload", e.client, "POST", "/events", `{"type":"forward","connectionId":"c","providerConfigKey":"p"}`, nil, inv, ib, []string{"payload"}},
 		{"event_empty_connection_id", e.client, "POST", "/events", strings.Replace(validAuth, `"connectionId":"c1"`, `"connectionId":""`, 1), nil, inv, ib, []string{"connectionId"}},
-		{"event_bad_operation", e.client, "POST", "/events", strings.Replace(validAuth, `"creation"`, `"created"`, 1), nil, inv, ib, []string{"operation"}},
 		{"event_bad_sync_type", e.client, "POST", "/events", strings.Replace(validSync, `"INCREMENTAL"`, `"incremental"`, 1), nil, inv, ib, []string{"syncType"}},
 		{"event_bad_timestamp", e.client, "POST", "/events", strings.Replace(validSync, `"2026-03-25T19:42:49.717Z"`, `"2026-03-25"`, 1), nil, inv, ib, []string{"modifiedAfter"}},
 		{"event_negative_count", e.client, "POST", "/events", strings.Replace(validSync, `"added":1`, `"added":-1`, 1), nil, inv, ib, []string{"responseResults.added"}},
@@ -128,7 +132,7 @@ func testBadInput(t *testing.T) {
 		{"batch_bad_event_3", e.client, "POST", "/events/batch",
 			batch(validAuth, validSync, validAuth, strings.Replace(validSync, `"connectionId":"c1",`, ``, 1), validAuth), nil, inv, ib, []string{"events[3]", "connectionId"}},
 		{"batch_event_1_not_object", e.client, "POST", "/events/batch", batch(validAuth, `5`), nil, inv, ib, []string{"events[1]"}},
-		{"batch_unknown_nested_field", e.client, "POST", "/events/batch",
+		{"batch_unknown_nested_field", strict.client, "POST", "/events/batch",
 			batch(validAuth, strings.Replace(validSync, `"added":1`, `"added":1,"x":0`, 1)), nil, inv, ib, []string{"events[1]", "responseResults.x"}},
 		{"batch_malformed", e.client, "POST", "/events/batch", `{"events":[` + validAuth, nil, inv, ib, nil},
 		{"batch_events_missing", e.client, "POST", "/events/batch", `{}`, nil, inv, ib, []string{"events"}},
@@ -283,6 +287,9 @@ func testBadInput(t *testing.T) {
 	settle(300 * time.Millisecond)
 	if n := rc.Count(); n != 0 {
 		t.Errorf("after only bad requests, the receiver got %d webhooks", n)
+	}
+	if ds, _ := strict.listDeliveries(t, "limit=200"); len(ds) != 0 {
+		t.Errorf("strict_validation stored %d deliveries for refused events: %+v", len(ds), ds)
 	}
 	// owner still has exactly its one event.
 	if ds, _ := owner.listDeliveries(t, ""); len(ds) != 1 || ds[0].ID != ownerDelivery {

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// SPEC §1: --dev creates an admin key and a dev environment in an empty
+// docs/running.md: --dev creates an admin key and a dev environment in an empty
 // database, prints their keys once, and allows private URLs.
 func TestDevMode(t *testing.T) {
 	t.Parallel()
@@ -68,7 +68,7 @@ func TestDevMode(t *testing.T) {
 	e.do(t, "GET", "/environment", nil).want(t, http.StatusOK)
 }
 
-// SPEC §1: every flag has an environment variable; the flag wins.
+// docs/running.md: every flag has an environment variable; the flag wins.
 func TestConfigFromEnvironment(t *testing.T) {
 	t.Parallel()
 	rc := newReceiver(t, nil)
@@ -111,7 +111,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 	})
 }
 
-// SPEC §3, §4: environments, their settings and their deletion.
+// docs/authentication.md, docs/settings.md: environments, their settings and their deletion.
 func TestEnvironments(t *testing.T) {
 	t.Parallel()
 	h := startHerald(t, heraldOpts{})
@@ -143,7 +143,7 @@ func TestEnvironments(t *testing.T) {
 		t.Errorf("GET /admin/environments does not list %s", e.ID)
 	}
 
-	// A new environment's settings are the SPEC §4 defaults.
+	// A new environment's settings are the defaults of docs/settings.md.
 	r = e.do(t, "GET", "/environment", nil)
 	r.want(t, http.StatusOK)
 	var top map[string]json.RawMessage
@@ -156,7 +156,7 @@ func TestEnvironments(t *testing.T) {
 	defaults := `{"primary_url":null,"secondary_url":null,"on_auth_creation":true,"on_auth_refresh_error":true,"on_sync_error":true,` +
 		`"on_sync_completion_always":true,"on_async_action_completion":true,"on_connection_deletion":false,` +
 		`"retry":{"max_retries":2,"initial_delay_ms":100,"multiplier":2,"max_delay_ms":86400000,"jitter":0},` +
-		`"standard_webhooks":false,"timeout_ms":20000}`
+		`"standard_webhooks":false,"timeout_ms":20000,"strict_validation":false}`
 	if !jsonEqual(top["webhook_settings"], []byte(defaults)) {
 		t.Errorf("default webhook_settings:\n got %s\nwant %s", top["webhook_settings"], defaults)
 	}

@@ -9,8 +9,6 @@
 //
 // Environment variables:
 //
-//	HERALD_VECTORS_DIR  directory holding signatures.json and
-//	                    standard-webhooks.json (default ../../shared/vectors)
 //	HERALD_E2E_RACE=1   build the herald binary itself with -race; a data
 //	                    race in herald then fails the test whose process
 //	                    reported it (exit status 66).

@@ -36,7 +36,7 @@ const (
 	adminKey = "e2e-admin-key-0123456789"
 
 	startTimeout = 15 * time.Second // herald prints its address within this
-	stopTimeout  = 30 * time.Second // SPEC §1: exit 0 within 30 s of SIGTERM
+	stopTimeout  = 30 * time.Second // docs/running.md: exit 0 within 30 s of SIGTERM
 	// stateTimeout bounds every poll for a delivery state. Generous on
 	// purpose: it is a deadlock detector, not a performance assertion.
 	stateTimeout = 60 * time.Second
@@ -118,7 +118,7 @@ type herald struct {
 	err    error         // cmd.Wait's result, valid after done
 
 	mu      sync.Mutex
-	secrets []string // keys that must never appear in herald's logs (SPEC §3)
+	secrets []string // keys that must never appear in herald's logs (docs/authentication.md)
 }
 
 // addSecret records a key that herald must never write to its logs.
@@ -233,7 +233,7 @@ func startHerald(t *testing.T, opts heraldOpts) *herald {
 		logs := h.stderr.String()
 		for _, s := range secrets {
 			if s != "" && strings.Contains(logs, s) {
-				t.Errorf("herald wrote a secret key to its logs (SPEC §3): %q", s)
+				t.Errorf("herald wrote a secret key to its logs (docs/authentication.md): %q", s)
 			}
 		}
 		if strings.Contains(logs, "WARNING: DATA RACE") {
@@ -258,7 +258,7 @@ func startHerald(t *testing.T, opts heraldOpts) *herald {
 }
 
 // Stop sends SIGTERM and waits (bounded) for the exit; it returns the exit
-// status. Exceeding the bound is a test error (SPEC §1: within 30 s).
+// status. Exceeding the bound is a test error (docs/running.md: within 30 s).
 func (h *herald) Stop() int {
 	h.t.Helper()
 	if err := h.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
@@ -353,7 +353,7 @@ func (e *env) patch(t *testing.T, settings any) map[string]any {
 	return out
 }
 
-// accepted is the 202 answer for one event (SPEC §5).
+// accepted is the 202 answer for one event (docs/events.md).
 type accepted struct {
 	ID         string        `json:"id"`
 	Type       string        `json:"type"`
@@ -631,7 +631,7 @@ func (r *response) decodeStrict(t *testing.T, v any) {
 	}
 }
 
-// apiErrorBody is the SPEC §2 error envelope.
+// apiErrorBody is the error envelope (docs/errors.md).
 type apiErrorBody struct {
 	Error struct {
 		Code    string `json:"code"`
@@ -639,7 +639,7 @@ type apiErrorBody struct {
 	} `json:"error"`
 }
 
-// checkError asserts that r is the SPEC §2 envelope with status and code ("":
+// checkError asserts that r is the error envelope with status and code ("":
 // any code), and that the message contains every one of mention (the field
 // it names).
 func checkError(t *testing.T, r *response, status int, code string, mention ...string) {
@@ -882,11 +882,10 @@ func standardSig(key, id string, ts int64, body []byte) string {
 // ---------------------------------------------------------------------------
 // Test vectors.
 
+// vectorsDir holds the signature test vectors, which package nango's
+// tests share with these.
 func vectorsDir() string {
-	if d := os.Getenv("HERALD_VECTORS_DIR"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "..", "shared", "vectors")
+	return filepath.Join("..", "nango", "testdata")
 }
 
 type signatureVector struct {
@@ -908,7 +907,7 @@ func loadVectors(t *testing.T, file string) []signatureVector {
 	path := filepath.Join(vectorsDir(), file)
 	b, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("test vectors: %v (set HERALD_VECTORS_DIR to the vectors directory)", err)
+		t.Fatalf("test vectors: %v", err)
 	}
 	var v struct {
 		Cases []signatureVector `json:"cases"`

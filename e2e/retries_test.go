@@ -40,7 +40,7 @@ func testRetries(t *testing.T) {
 	t.Parallel()
 	h := startHerald(t, heraldOpts{})
 
-	// (a) The default policy (SPEC §7): 2 retries, 100 ms then 200 ms.
+	// (a) The default policy (docs/retries.md): 2 retries, 100 ms then 200 ms.
 	t.Run("default_policy_500_500_200", func(t *testing.T) {
 		t.Parallel()
 		rc := newReceiver(t, statusSequence(500, 500, 200))

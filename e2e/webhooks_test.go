@@ -12,7 +12,7 @@ import (
 	"github.com/heraldhq/herald/nango"
 )
 
-// checkWebhook asserts the SPEC §6 request: method, exact canonical body,
+// checkWebhook asserts the webhook request (docs/webhooks.md): method, exact canonical body,
 // headers, and both Nango signatures under key — each checked with the nango
 // package and with an HMAC computed here independently.
 func checkWebhook(t *testing.T, r received, key, wantBody, eventID, deliveryID string, attemptNo int) {

@@ -35,7 +35,7 @@ type Service struct {
 	Dispatcher Dispatcher
 }
 
-// Result is the answer for one event (SPEC §5).
+// Result is the answer for one event (docs/events.md).
 type Result struct {
 	ID         string        `json:"id"`
 	Type       string        `json:"type"`
@@ -71,7 +71,7 @@ func (s *Service) Accept(ctx context.Context, env *herald.Environment, idempoten
 		}
 		conn, pck := h.ConnectionRef()
 		ev := herald.Event{ID: id.String(), EnvironmentID: env.ID, Type: string(h.WebhookType()), ConnectionID: conn,
-			ProviderConfigKey: pck, Body: body, CreatedAt: now}
+			ProviderConfigKey: pck, Body: body, UnknownFields: nango.UnknownFields(h), CreatedAt: now}
 		res := Result{ID: ev.ID, Type: ev.Type, Deliveries: []DeliveryRef{}}
 		var ds []herald.Delivery
 		if send, reason := nango.Gate(gates, h); !send {

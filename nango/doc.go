@@ -1,6 +1,6 @@
 // Package nango models the webhooks that Nango sends to its customers' apps
 // and that herald sends byte for byte the same way: the four bodies (auth,
-// sync, async action, forward) as Go types, their strict validation, the
+// sync, async action, forward) as Go types, their validation against Nango's own types, the
 // environment settings gates, and the signatures that travel with them.
 //
 // It serves both ends of the wire. The herald server validates incoming
@@ -46,11 +46,10 @@
 // checks webhook-signature and also bounds the age of webhook-timestamp,
 // which protects against replays.
 //
-// [ParseWebhook] is strict: an unknown field is an error. That is what a
-// producer wants, but a receiver that must keep working when Nango adds a
-// field can decode the verified body with encoding/json into the typed
-// structs ([AuthWebhook], [SyncWebhook], …), whose json tags carry Nango's
-// field names; encoding/json ignores unknown fields.
+// [ParseWebhook] accepts what Nango's types accept, and keeps a field it
+// does not know in the Extra map of the object that holds it (Nango adds
+// fields without notice); [UnknownFields] lists them for a caller that
+// wants to refuse them.
 //
 // # Canonical bytes
 //

@@ -1,7 +1,7 @@
 package nango
 
 // GateSettings are the environment's switches that decide which webhooks are
-// sent at all (Nango's names, SPEC §4).
+// sent at all (Nango's names, docs/settings.md).
 type GateSettings struct {
 	// OnAuthCreation sends auth "creation" webhooks, successful or not.
 	OnAuthCreation bool
@@ -40,6 +40,9 @@ const (
 	ReasonSyncErrorDisabled             = "on_sync_error_disabled"
 	ReasonSyncCompletionAlwaysDisabled  = "on_sync_completion_always_disabled"
 	ReasonAsyncActionCompletionDisabled = "on_async_action_completion_disabled"
+	// ReasonUnknownOperation: an auth operation Nango sends nothing for
+	// (its own "unknown", or one newer than this package).
+	ReasonUnknownOperation = "unknown_operation"
 )
 
 // Gate applies Nango's sending rules to w. It reports send == true, or
@@ -47,7 +50,8 @@ const (
 //
 //   - auth: "creation" needs OnAuthCreation, "refresh" needs
 //     OnAuthRefreshError, "deletion" needs OnConnectionDeletion; "override"
-//     is always sent.
+//     is always sent; any other operation (Nango's "unknown") is never
+//     sent, as Nango sends nothing for it.
 //   - sync: a failure needs OnSyncError; a success with added, updated and
 //     deleted all 0 needs OnSyncCompletionAlways; other successes are always
 //     sent.
@@ -71,6 +75,9 @@ func Gate(s GateSettings, w Webhook) (send bool, reason string) {
 			if !s.OnConnectionDeletion {
 				return false, ReasonConnectionDeletionDisabled
 			}
+		case OperationOverride:
+		default:
+			return false, ReasonUnknownOperation
 		}
 	case *SyncWebhook:
 		if !w.Success {

@@ -74,20 +74,22 @@ func (o object) field(name string) string {
 	return o.path + "." + name
 }
 
-// onlyKeys rejects the first (in sorted order, for stable errors) key of o
-// that is not in allowed.
-func (o object) onlyKeys(allowed ...string) error {
-	var unknown []string
-	for k := range o.m {
-		if !slices.Contains(allowed, k) {
-			unknown = append(unknown, k)
+// extras returns the fields of o that are not among known, kept verbatim,
+// or nil when there are none. Nango adds fields to its bodies without
+// notice, so an unknown field is carried along rather than refused; the
+// caller that wants typos caught refuses what [UnknownFields] lists.
+func (o object) extras(known ...string) map[string]any {
+	var out map[string]any
+	for k, v := range o.m {
+		if slices.Contains(known, k) {
+			continue
 		}
+		if out == nil {
+			out = make(map[string]any)
+		}
+		out[k] = v
 	}
-	if len(unknown) == 0 {
-		return nil
-	}
-	slices.Sort(unknown)
-	return invalid(o.field(unknown[0]), "unknown field")
+	return out
 }
 
 // forbid rejects any of names present in o, saying why.
@@ -272,45 +274,40 @@ func (o object) stringMap(name string, required bool) (map[string]string, error)
 	return out, nil
 }
 
-// errorPayload reads an "error" object. Auth errors allow only "payload"
-// besides type and description; sync errors keep any other field.
-func (o object) errorPayload(name string, auth bool) (*ErrorPayload, error) {
+// Fields of an "error" object as Nango's types declare them: ErrorPayload
+// for auth, SyncErrorPayload (which adds additional_properties) for sync.
+var (
+	authErrorFields = []string{"type", "description", "payload"}
+	syncErrorFields = []string{"type", "description", "payload", "additional_properties"}
+)
+
+// errorPayload reads an "error" object: type and description are strings
+// (either may be empty), every other field is kept verbatim in Extra.
+func (o object) errorPayload(name string) (*ErrorPayload, error) {
 	e, _, err := o.sub(name, true)
 	if err != nil {
 		return nil, err
 	}
-	if auth {
-		if err := e.onlyKeys("type", "description", "payload"); err != nil {
-			return nil, err
-		}
-	}
 	var p ErrorPayload
-	if p.Type, err = e.id("type"); err != nil {
+	if p.Type, _, err = e.str("type", true, false); err != nil {
 		return nil, err
 	}
 	if p.Description, _, err = e.str("description", true, false); err != nil {
 		return nil, err
 	}
-	for k, v := range e.m {
-		if k == "type" || k == "description" {
-			continue
-		}
-		if p.Extra == nil {
-			p.Extra = make(map[string]any, len(e.m)-2)
-		}
-		p.Extra[k] = v
-	}
+	p.Extra = e.extras("type", "description")
 	return &p, nil
 }
 
 // FromValue validates a parsed JSON value (as returned by canonjson.Parse:
 // nil, bool, float64, string, []any, map[string]any) as a webhook body and
-// returns it typed. Validation is strict: every field must have Nango's
-// name and type, required fields must be present and id-like strings
-// non-empty, and unknown fields are rejected everywhere except inside the
-// parts kept verbatim (a forward payload, checkpoint contents, an auth
-// error's payload, a sync error's extra fields). Every error is a
-// *ValidationError.
+// returns it typed. It accepts what Nango's own types (@nangohq/types)
+// accept: every known field must have Nango's name and type, required
+// fields must be present and identifiers non-empty. A field it does not know
+// is kept verbatim in the Extra map of the object holding it, so that it is
+// delivered as sent (Nango adds fields without notice); [UnknownFields]
+// lists them for a caller that wants to refuse them. An unknown "type" is
+// an error. Every error is a *ValidationError.
 //
 // The returned webhook shares the verbatim parts with v.
 func FromValue(v any) (Webhook, error) {
@@ -345,12 +342,8 @@ func typed[W Webhook](w W, err error) (Webhook, error) {
 }
 
 func parseAuth(o object) (*AuthWebhook, error) {
-	err := o.onlyKeys("type", "from", "connectionId", "providerConfigKey", "authMode",
-		"provider", "environment", "operation", "success", "error", "tags", "endUser")
-	if err != nil {
-		return nil, err
-	}
 	w := &AuthWebhook{}
+	var err error
 	if w.From, err = o.from(); err != nil {
 		return nil, err
 	}
@@ -369,7 +362,9 @@ func parseAuth(o object) (*AuthWebhook, error) {
 	if w.Environment, err = o.id("environment"); err != nil {
 		return nil, err
 	}
-	if w.Operation, err = o.enum("operation", OperationCreation, OperationOverride, OperationRefresh, OperationDeletion); err != nil {
+	// Any non-empty string: Nango's own type has "unknown" besides the four
+	// it sends, and Gate skips every operation it has no rule for.
+	if w.Operation, err = o.id("operation"); err != nil {
 		return nil, err
 	}
 	if w.Success, err = o.boolean("success"); err != nil {
@@ -379,7 +374,7 @@ func parseAuth(o object) (*AuthWebhook, error) {
 		if err := o.forbid("when success is true", "error"); err != nil {
 			return nil, err
 		}
-	} else if w.Error, err = o.errorPayload("error", true); err != nil {
+	} else if w.Error, err = o.errorPayload("error"); err != nil {
 		return nil, err
 	}
 	if w.Tags, err = o.stringMap("tags", false); err != nil {
@@ -394,22 +389,21 @@ func parseAuth(o object) (*AuthWebhook, error) {
 			return nil, err
 		}
 	}
+	w.Extra = o.extras("type", "from", "connectionId", "providerConfigKey", "authMode",
+		"provider", "environment", "operation", "success", "error", "tags", "endUser")
 	return w, nil
 }
 
 func parseEndUser(o object) (*EndUser, error) {
-	if err := o.onlyKeys("endUserId", "endUserEmail", "organizationId", "tags"); err != nil {
-		return nil, err
-	}
 	u := &EndUser{}
 	var err error
 	if u.EndUserID, err = o.id("endUserId"); err != nil {
 		return nil, err
 	}
-	// endUserEmail is always sent, as a string or null.
+	// endUserEmail is string | null | undefined in Nango's type.
 	switch v, ok := o.m["endUserEmail"]; {
 	case !ok:
-		return nil, invalid(o.field("endUserEmail"), "required")
+		u.emailAbsent = true
 	case v == nil:
 	default:
 		s, isStr := v.(string)
@@ -426,18 +420,13 @@ func parseEndUser(o object) (*EndUser, error) {
 	if u.Tags, err = o.stringMap("tags", true); err != nil {
 		return nil, err
 	}
+	u.Extra = o.extras("endUserId", "endUserEmail", "organizationId", "tags")
 	return u, nil
 }
 
 func parseSync(o object) (*SyncWebhook, error) {
-	err := o.onlyKeys("type", "from", "connectionId", "providerConfigKey", "syncName",
-		"syncVariant", "model", "syncType", "checkpoints", "success",
-		"responseResults", "modifiedAfter", "queryTimeStamp",
-		"error", "startedAt", "failedAt")
-	if err != nil {
-		return nil, err
-	}
 	w := &SyncWebhook{}
+	var err error
 	if w.From, err = o.from(); err != nil {
 		return nil, err
 	}
@@ -458,17 +447,21 @@ func parseSync(o object) (*SyncWebhook, error) {
 	if ok {
 		w.SyncVariant = variant
 	}
-	if w.Model, err = o.id("model"); err != nil {
+	// model may be empty: a sync that fails before it knows its models
+	// (aborted, cancelled) is reported with "model":"".
+	if w.Model, _, err = o.str("model", true, false); err != nil {
 		return nil, err
 	}
 	if w.SyncType, err = o.enum("syncType", SyncTypeInitial, SyncTypeIncremental, SyncTypeWebhook); err != nil {
 		return nil, err
 	}
-	cp, ok, err := o.sub("checkpoints", false)
-	if err != nil {
-		return nil, err
-	}
-	if ok {
+	// checkpoints may be absent or null; Nango leaves a null range out of
+	// the body it sends, and so does Canonical.
+	if v, ok := o.m["checkpoints"]; ok && v != nil {
+		cp, _, err := o.sub("checkpoints", false)
+		if err != nil {
+			return nil, wrongType(o.field("checkpoints"), "an object or null", v)
+		}
 		if w.Checkpoints, err = parseCheckpoints(cp); err != nil {
 			return nil, err
 		}
@@ -476,15 +469,14 @@ func parseSync(o object) (*SyncWebhook, error) {
 	if w.Success, err = o.boolean("success"); err != nil {
 		return nil, err
 	}
+	known := []string{"type", "from", "connectionId", "providerConfigKey", "syncName",
+		"syncVariant", "model", "syncType", "checkpoints", "success"}
 	if w.Success {
 		if err := o.forbid("when success is true", "error", "startedAt", "failedAt"); err != nil {
 			return nil, err
 		}
 		rr, _, err := o.sub("responseResults", true)
 		if err != nil {
-			return nil, err
-		}
-		if err := rr.onlyKeys("added", "updated", "deleted"); err != nil {
 			return nil, err
 		}
 		w.ResponseResults = &ResponseResults{}
@@ -497,6 +489,7 @@ func parseSync(o object) (*SyncWebhook, error) {
 		if w.ResponseResults.Deleted, err = rr.count("deleted"); err != nil {
 			return nil, err
 		}
+		w.ResponseResults.Extra = rr.extras("added", "updated", "deleted")
 		if w.ModifiedAfter, err = o.timestamp("modifiedAfter"); err != nil {
 			return nil, err
 		}
@@ -514,12 +507,13 @@ func parseSync(o object) (*SyncWebhook, error) {
 			}
 			w.QueryTimeStamp = &s
 		}
+		w.Extra = o.extras(append(known, "responseResults", "modifiedAfter", "queryTimeStamp")...)
 		return w, nil
 	}
 	if err := o.forbid("when success is false", "responseResults", "modifiedAfter", "queryTimeStamp"); err != nil {
 		return nil, err
 	}
-	if w.Error, err = o.errorPayload("error", false); err != nil {
+	if w.Error, err = o.errorPayload("error"); err != nil {
 		return nil, err
 	}
 	if w.StartedAt, err = o.timestamp("startedAt"); err != nil {
@@ -528,13 +522,11 @@ func parseSync(o object) (*SyncWebhook, error) {
 	if w.FailedAt, err = o.timestamp("failedAt"); err != nil {
 		return nil, err
 	}
+	w.Extra = o.extras(append(known, "error", "startedAt", "failedAt")...)
 	return w, nil
 }
 
 func parseCheckpoints(o object) (*Checkpoints, error) {
-	if err := o.onlyKeys("from", "to"); err != nil {
-		return nil, err
-	}
 	c := &Checkpoints{}
 	for _, side := range []struct {
 		name string
@@ -560,15 +552,13 @@ func parseCheckpoints(o object) (*Checkpoints, error) {
 			*side.dst = m
 		}
 	}
+	c.Extra = o.extras("from", "to")
 	return c, nil
 }
 
 func parseAsyncAction(o object) (*AsyncActionWebhook, error) {
-	err := o.onlyKeys("type", "from", "connectionId", "providerConfigKey", "payload")
-	if err != nil {
-		return nil, err
-	}
 	w := &AsyncActionWebhook{}
+	var err error
 	if w.From, err = o.from(); err != nil {
 		return nil, err
 	}
@@ -582,29 +572,29 @@ func parseAsyncAction(o object) (*AsyncActionWebhook, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.onlyKeys("id", "statusUrl"); err != nil {
-		return nil, err
-	}
 	if w.Payload.ID, err = p.id("id"); err != nil {
 		return nil, err
 	}
 	if w.Payload.StatusURL, err = p.id("statusUrl"); err != nil {
 		return nil, err
 	}
+	w.Payload.Extra = p.extras("id", "statusUrl")
+	w.Extra = o.extras("type", "from", "connectionId", "providerConfigKey", "payload")
 	return w, nil
 }
 
 func parseForward(o object) (*ForwardWebhook, error) {
-	err := o.onlyKeys("type", "from", "connectionId", "providerConfigKey", "payload")
-	if err != nil {
-		return nil, err
-	}
 	w := &ForwardWebhook{}
+	var err error
 	if w.From, err = o.from(); err != nil {
 		return nil, err
 	}
-	if w.ConnectionID, err = o.id("connectionId"); err != nil {
+	// connectionId is optional in Nango's type: a provider webhook that
+	// matched no connection has none.
+	if s, ok, err := o.str("connectionId", false, true); err != nil {
 		return nil, err
+	} else if ok {
+		w.ConnectionID = s
 	}
 	if w.ProviderConfigKey, err = o.id("providerConfigKey"); err != nil {
 		return nil, err
@@ -614,5 +604,63 @@ func parseForward(o object) (*ForwardWebhook, error) {
 		return nil, invalid("payload", "required")
 	}
 	w.Payload = payload
+	w.Extra = o.extras("type", "from", "connectionId", "providerConfigKey", "payload")
 	return w, nil
+}
+
+// UnknownFields lists, as dotted paths in sorted order, the fields of w that
+// Nango's types do not declare (kept in the Extra maps), e.g.
+// "syncMetadata" or "endUser.displayName". Fields inside the parts kept
+// verbatim (a forward payload, checkpoint contents, an error's payload) are
+// free-form and never listed.
+func UnknownFields(w Webhook) []string {
+	var out []string
+	add := func(prefix string, m map[string]any) {
+		for k := range m {
+			out = append(out, prefix+k)
+		}
+	}
+	switch w := w.(type) {
+	case *AuthWebhook:
+		add("", w.Extra)
+		if w.Error != nil {
+			add("error.", w.Error.unknown(authErrorFields))
+		}
+		if w.EndUser != nil {
+			add("endUser.", w.EndUser.Extra)
+		}
+	case *SyncWebhook:
+		add("", w.Extra)
+		if w.Checkpoints != nil {
+			add("checkpoints.", w.Checkpoints.Extra)
+		}
+		if w.ResponseResults != nil {
+			add("responseResults.", w.ResponseResults.Extra)
+		}
+		if w.Error != nil {
+			add("error.", w.Error.unknown(syncErrorFields))
+		}
+	case *AsyncActionWebhook:
+		add("", w.Extra)
+		add("payload.", w.Payload.Extra)
+	case *ForwardWebhook:
+		add("", w.Extra)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// unknown returns the fields of e.Extra that are not among known.
+func (e *ErrorPayload) unknown(known []string) map[string]any {
+	var out map[string]any
+	for k, v := range e.Extra {
+		if slices.Contains(known, k) {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]any)
+		}
+		out[k] = v
+	}
+	return out
 }

@@ -8,23 +8,14 @@ import (
 	"time"
 )
 
-// vectorsDir is /work/shared/vectors seen from this package's directory,
-// unless HERALD_VECTORS_DIR says otherwise.
-func vectorsDir() string {
-	if d := os.Getenv("HERALD_VECTORS_DIR"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "..", "shared", "vectors")
-}
-
 // loadVectors decodes a vector file; a missing or empty file fails the test,
 // never skips it.
 func loadVectors[T any](t testing.TB, name string) []T {
 	t.Helper()
-	path := filepath.Join(vectorsDir(), name)
+	path := filepath.Join("testdata", name)
 	data, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("vectors: %v (set HERALD_VECTORS_DIR)", err)
+		t.Fatalf("vectors: %v", err)
 	}
 	var file struct {
 		Cases []T `json:"cases"`

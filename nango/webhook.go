@@ -60,9 +60,9 @@ type ErrorPayload struct {
 	// Description is the human-readable message; it may be empty.
 	Description string `json:"description"`
 	// Extra holds every other field of the error object, kept verbatim as
-	// parsed JSON values (nil, bool, float64, string, []any, map[string]any).
-	// An auth error may carry only "payload"; a sync error may carry any
-	// field. Extra is nil when there are none.
+	// parsed JSON values (nil, bool, float64, string, []any, map[string]any):
+	// "payload" (both types), "additional_properties" (sync) and any field
+	// Nango adds later. Extra is nil when there are none.
 	Extra map[string]any `json:"-"`
 }
 
@@ -71,13 +71,19 @@ type ErrorPayload struct {
 type EndUser struct {
 	// EndUserID is the app's own id for the user.
 	EndUserID string `json:"endUserId"`
-	// EndUserEmail is the user's email; the field is always sent, nil means
-	// JSON null.
+	// EndUserEmail is the user's email; nil is sent as JSON null (or left
+	// out, when a parsed body did not carry the field).
 	EndUserEmail *string `json:"endUserEmail"`
 	// OrganizationID is the user's organization; nil means absent.
 	OrganizationID *string `json:"organizationId,omitempty"`
 	// Tags are the end user's tags; always sent, possibly empty.
 	Tags map[string]string `json:"tags"`
+	// Extra holds fields Nango's types do not declare, kept verbatim.
+	Extra map[string]any `json:"-"`
+
+	// emailAbsent records that a parsed body had no endUserEmail, so that
+	// Canonical leaves it out rather than writing null.
+	emailAbsent bool
 }
 
 // AuthWebhook is a "type":"auth" body: a connection was created,
@@ -104,6 +110,9 @@ type AuthWebhook struct {
 	Tags map[string]string `json:"tags,omitempty"`
 	// EndUser is set when the connection was made with a session token.
 	EndUser *EndUser `json:"endUser,omitempty"`
+	// Extra holds the body's fields that Nango's types do not declare, kept
+	// verbatim and delivered (see [UnknownFields]); nil when there are none.
+	Extra map[string]any `json:"-"`
 }
 
 // ResponseResults counts the records a sync run changed.
@@ -111,6 +120,8 @@ type ResponseResults struct {
 	Added   int `json:"added"`
 	Updated int `json:"updated"`
 	Deleted int `json:"deleted"`
+	// Extra holds fields Nango's types do not declare, kept verbatim.
+	Extra map[string]any `json:"-"`
 }
 
 // Checkpoints are the sync's checkpoint before and after the run. Each side
@@ -118,6 +129,8 @@ type ResponseResults struct {
 type Checkpoints struct {
 	From map[string]any `json:"from"`
 	To   map[string]any `json:"to"`
+	// Extra holds fields Nango's types do not declare, kept verbatim.
+	Extra map[string]any `json:"-"`
 
 	// nulls records which sides a parsed body carried as JSON null, so
 	// that Canonical writes them back; a nil side is otherwise omitted.
@@ -157,6 +170,10 @@ type SyncWebhook struct {
 	StartedAt string `json:"startedAt,omitempty"`
 	FailedAt  string `json:"failedAt,omitempty"`
 
+	// Extra holds the body's fields that Nango's types do not declare, kept
+	// verbatim and delivered (see [UnknownFields]); nil when there are none.
+	Extra map[string]any `json:"-"`
+
 	nulls nullSet
 }
 
@@ -165,6 +182,8 @@ type AsyncActionResult struct {
 	ID string `json:"id"`
 	// StatusURL is the path at which the action's result can be fetched.
 	StatusURL string `json:"statusUrl"`
+	// Extra holds fields Nango's types do not declare, kept verbatim.
+	Extra map[string]any `json:"-"`
 }
 
 // AsyncActionWebhook is a "type":"async_action" body: an action triggered
@@ -175,18 +194,26 @@ type AsyncActionWebhook struct {
 	ConnectionID      string            `json:"connectionId"`
 	ProviderConfigKey string            `json:"providerConfigKey"`
 	Payload           AsyncActionResult `json:"payload"`
+	// Extra holds the body's fields that Nango's types do not declare, kept
+	// verbatim and delivered (see [UnknownFields]); nil when there are none.
+	Extra map[string]any `json:"-"`
 }
 
 // ForwardWebhook is a "type":"forward" body: a webhook received from the
 // provider, attributed to one connection and forwarded.
 type ForwardWebhook struct {
 	// From is the provider's name, e.g. "hubspot"; "nango" when empty.
-	From              string `json:"from"`
-	ConnectionID      string `json:"connectionId"`
+	From string `json:"from"`
+	// ConnectionID is the matched connection; empty (and left out of the
+	// body) when the provider's webhook matched none.
+	ConnectionID      string `json:"connectionId,omitempty"`
 	ProviderConfigKey string `json:"providerConfigKey"`
 	// Payload is the provider's body, any JSON value kept verbatim (nil is
 	// JSON null).
 	Payload any `json:"payload"`
+	// Extra holds the body's fields that Nango's types do not declare, kept
+	// verbatim and delivered (see [UnknownFields]); nil when there are none.
+	Extra map[string]any `json:"-"`
 }
 
 // nullSet records fields that a parsed body carried as explicit JSON null
@@ -271,6 +298,16 @@ func orDefault(s, def string) string {
 	return s
 }
 
+// withExtra returns a map holding extra's fields, with room for n more; the
+// known fields written after it take precedence.
+func withExtra(extra map[string]any, n int) map[string]any {
+	out := make(map[string]any, len(extra)+n)
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
+
 func stringMapValue(m map[string]string) map[string]any {
 	out := make(map[string]any, len(m))
 	for k, v := range m {
@@ -280,27 +317,23 @@ func stringMapValue(m map[string]string) map[string]any {
 }
 
 func (e *ErrorPayload) value() map[string]any {
-	out := make(map[string]any, len(e.Extra)+2)
-	for k, v := range e.Extra {
-		out[k] = v
-	}
+	out := withExtra(e.Extra, 2)
 	out["type"] = e.Type
 	out["description"] = e.Description
 	return out
 }
 
 func (w *AuthWebhook) value() map[string]any {
-	m := map[string]any{
-		"type":              string(TypeAuth),
-		"from":              orDefault(w.From, DefaultFrom),
-		"connectionId":      w.ConnectionID,
-		"providerConfigKey": w.ProviderConfigKey,
-		"authMode":          w.AuthMode,
-		"provider":          w.Provider,
-		"environment":       w.Environment,
-		"operation":         w.Operation,
-		"success":           w.Success,
-	}
+	m := withExtra(w.Extra, 12)
+	m["type"] = string(TypeAuth)
+	m["from"] = orDefault(w.From, DefaultFrom)
+	m["connectionId"] = w.ConnectionID
+	m["providerConfigKey"] = w.ProviderConfigKey
+	m["authMode"] = w.AuthMode
+	m["provider"] = w.Provider
+	m["environment"] = w.Environment
+	m["operation"] = w.Operation
+	m["success"] = w.Success
 	if w.Error != nil {
 		m["error"] = w.Error.value()
 	}
@@ -308,13 +341,13 @@ func (w *AuthWebhook) value() map[string]any {
 		m["tags"] = stringMapValue(w.Tags)
 	}
 	if u := w.EndUser; u != nil {
-		eu := map[string]any{
-			"endUserId":    u.EndUserID,
-			"endUserEmail": nil,
-			"tags":         stringMapValue(u.Tags),
-		}
+		eu := withExtra(u.Extra, 4)
+		eu["endUserId"] = u.EndUserID
+		eu["tags"] = stringMapValue(u.Tags)
 		if u.EndUserEmail != nil {
 			eu["endUserEmail"] = *u.EndUserEmail
+		} else if !u.emailAbsent {
+			eu["endUserEmail"] = nil
 		}
 		if u.OrganizationID != nil {
 			eu["organizationId"] = *u.OrganizationID
@@ -325,19 +358,18 @@ func (w *AuthWebhook) value() map[string]any {
 }
 
 func (w *SyncWebhook) value() map[string]any {
-	m := map[string]any{
-		"type":              string(TypeSync),
-		"from":              orDefault(w.From, DefaultFrom),
-		"connectionId":      w.ConnectionID,
-		"providerConfigKey": w.ProviderConfigKey,
-		"syncName":          w.SyncName,
-		"syncVariant":       orDefault(w.SyncVariant, DefaultSyncVariant),
-		"model":             w.Model,
-		"syncType":          w.SyncType,
-		"success":           w.Success,
-	}
+	m := withExtra(w.Extra, 16)
+	m["type"] = string(TypeSync)
+	m["from"] = orDefault(w.From, DefaultFrom)
+	m["connectionId"] = w.ConnectionID
+	m["providerConfigKey"] = w.ProviderConfigKey
+	m["syncName"] = w.SyncName
+	m["syncVariant"] = orDefault(w.SyncVariant, DefaultSyncVariant)
+	m["model"] = w.Model
+	m["syncType"] = w.SyncType
+	m["success"] = w.Success
 	if c := w.Checkpoints; c != nil {
-		cm := map[string]any{}
+		cm := withExtra(c.Extra, 2)
 		if c.From != nil {
 			cm["from"] = c.From
 		} else if c.nulls&nullCheckpointFrom != 0 {
@@ -351,11 +383,11 @@ func (w *SyncWebhook) value() map[string]any {
 		m["checkpoints"] = cm
 	}
 	if r := w.ResponseResults; r != nil {
-		m["responseResults"] = map[string]any{
-			"added":   float64(r.Added),
-			"updated": float64(r.Updated),
-			"deleted": float64(r.Deleted),
-		}
+		rm := withExtra(r.Extra, 3)
+		rm["added"] = float64(r.Added)
+		rm["updated"] = float64(r.Updated)
+		rm["deleted"] = float64(r.Deleted)
+		m["responseResults"] = rm
 	}
 	if w.ModifiedAfter != "" {
 		m["modifiedAfter"] = w.ModifiedAfter
@@ -378,24 +410,26 @@ func (w *SyncWebhook) value() map[string]any {
 }
 
 func (w *AsyncActionWebhook) value() map[string]any {
-	return map[string]any{
-		"type":              string(TypeAsyncAction),
-		"from":              orDefault(w.From, DefaultFrom),
-		"connectionId":      w.ConnectionID,
-		"providerConfigKey": w.ProviderConfigKey,
-		"payload": map[string]any{
-			"id":        w.Payload.ID,
-			"statusUrl": w.Payload.StatusURL,
-		},
-	}
+	p := withExtra(w.Payload.Extra, 2)
+	p["id"] = w.Payload.ID
+	p["statusUrl"] = w.Payload.StatusURL
+	m := withExtra(w.Extra, 5)
+	m["type"] = string(TypeAsyncAction)
+	m["from"] = orDefault(w.From, DefaultFrom)
+	m["connectionId"] = w.ConnectionID
+	m["providerConfigKey"] = w.ProviderConfigKey
+	m["payload"] = p
+	return m
 }
 
 func (w *ForwardWebhook) value() map[string]any {
-	return map[string]any{
-		"type":              string(TypeForward),
-		"from":              orDefault(w.From, DefaultFrom),
-		"connectionId":      w.ConnectionID,
-		"providerConfigKey": w.ProviderConfigKey,
-		"payload":           w.Payload,
+	m := withExtra(w.Extra, 5)
+	m["type"] = string(TypeForward)
+	m["from"] = orDefault(w.From, DefaultFrom)
+	if w.ConnectionID != "" {
+		m["connectionId"] = w.ConnectionID
 	}
+	m["providerConfigKey"] = w.ProviderConfigKey
+	m["payload"] = w.Payload
+	return m
 }

@@ -26,7 +26,7 @@ import (
 	"github.com/heraldhq/herald/store/sqlite"
 )
 
-// Config is herald serve's configuration (SPEC §1).
+// Config is herald serve's configuration (docs/running.md).
 type Config struct {
 	Addr             string
 	Database         string

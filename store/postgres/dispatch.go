@@ -92,9 +92,9 @@ func (s *Store) commitIngests(batch []ingestOp) {
 
 func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, batch []ingestOp, replays [][]byte) error {
 	var ev struct {
-		id, env, typ, conn, pck, skipped []string
-		body                             [][]byte
-		created                          []time.Time
+		id, env, typ, conn, pck, skipped, unknown []string
+		body                                      [][]byte
+		created                                   []time.Time
 	}
 	var dl struct {
 		id, event, env, typ, conn, pck, url, status []string
@@ -130,6 +130,7 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, batch []ingestOp, repla
 			ev.id, ev.env, ev.typ = append(ev.id, e.ID), append(ev.env, e.EnvironmentID), append(ev.typ, e.Type)
 			ev.conn, ev.pck, ev.skipped = append(ev.conn, e.ConnectionID), append(ev.pck, e.ProviderConfigKey), append(ev.skipped, e.Skipped)
 			ev.body, ev.created = append(ev.body, e.Body), append(ev.created, e.CreatedAt)
+			ev.unknown = append(ev.unknown, herald.EncodeFieldList(e.UnknownFields))
 			for _, d := range ne.Deliveries {
 				status := d.Status
 				if status == "" {
@@ -146,9 +147,10 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, batch []ingestOp, repla
 	b := &pgx.Batch{}
 	idemAt := -1 // position of the idempotency insert in the batch
 	if len(ev.id) > 0 {
-		b.Queue(`INSERT INTO events (id, environment_id, type, connection_id, provider_config_key, body, skipped, created_at)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[], $8::timestamptz[])`,
-			ev.id, ev.env, ev.typ, ev.conn, ev.pck, ev.body, ev.skipped, ev.created)
+		b.Queue(`INSERT INTO events (id, environment_id, type, connection_id, provider_config_key, body, skipped, unknown_fields, created_at)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[], $8::text[],
+				$9::timestamptz[])`,
+			ev.id, ev.env, ev.typ, ev.conn, ev.pck, ev.body, ev.skipped, ev.unknown, ev.created)
 	}
 	if len(dl.id) > 0 {
 		b.Queue(`INSERT INTO deliveries (id, event_id, environment_id, type, connection_id, provider_config_key, url, status,

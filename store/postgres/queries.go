@@ -189,9 +189,10 @@ func (s *Store) queryDeliveries(ctx context.Context, q string, args ...any) ([]h
 // GetEvent returns an event of envID and its deliveries.
 func (s *Store) GetEvent(ctx context.Context, envID, id string) (*herald.Event, []herald.Delivery, error) {
 	var e herald.Event
-	err := s.pool.QueryRow(ctx, `SELECT id, environment_id, type, connection_id, provider_config_key, body, skipped, created_at
-		FROM events WHERE id = $1 AND environment_id = $2`, id, envID).Scan(&e.ID, &e.EnvironmentID, &e.Type, &e.ConnectionID,
-		&e.ProviderConfigKey, &e.Body, &e.Skipped, &e.CreatedAt)
+	var unknown string
+	err := s.pool.QueryRow(ctx, `SELECT id, environment_id, type, connection_id, provider_config_key, body, skipped,
+		unknown_fields, created_at FROM events WHERE id = $1 AND environment_id = $2`, id, envID).Scan(&e.ID, &e.EnvironmentID,
+		&e.Type, &e.ConnectionID, &e.ProviderConfigKey, &e.Body, &e.Skipped, &unknown, &e.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil, herald.ErrNotFound
 	}
@@ -199,6 +200,9 @@ func (s *Store) GetEvent(ctx context.Context, envID, id string) (*herald.Event, 
 		return nil, nil, fmt.Errorf("get event: %w", wrap(err))
 	}
 	e.CreatedAt = e.CreatedAt.UTC()
+	if e.UnknownFields, err = herald.DecodeFieldList(unknown); err != nil {
+		return nil, nil, fmt.Errorf("get event: %w", err)
+	}
 	ds, err := s.queryDeliveries(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE event_id = $1 ORDER BY id`, id)
 	return &e, ds, err
 }

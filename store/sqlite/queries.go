@@ -170,7 +170,7 @@ func (s *Store) Ingest(ctx context.Context, req herald.IngestRequest) ([]byte, e
 		for _, ne := range req.Events {
 			e := ne.Event
 			if _, err := insEvent.ExecContext(ctx, e.ID, e.EnvironmentID, e.Type, e.ConnectionID, e.ProviderConfigKey,
-				e.Body, e.Skipped, ms(e.CreatedAt)); err != nil {
+				e.Body, e.Skipped, herald.EncodeFieldList(e.UnknownFields), ms(e.CreatedAt)); err != nil {
 				return fmt.Errorf("ingest: insert event: %w", err)
 			}
 			for _, d := range ne.Deliveries {
@@ -245,9 +245,10 @@ func (s *Store) queryDeliveries(ctx context.Context, q string, args ...any) ([]h
 func (s *Store) GetEvent(ctx context.Context, envID, id string) (*herald.Event, []herald.Delivery, error) {
 	var e herald.Event
 	var created int64
-	err := s.r.QueryRowContext(ctx, `SELECT id, environment_id, type, connection_id, provider_config_key, body, skipped, created_at
-		FROM events WHERE id = ? AND environment_id = ?`, id, envID).Scan(&e.ID, &e.EnvironmentID, &e.Type, &e.ConnectionID,
-		&e.ProviderConfigKey, &e.Body, &e.Skipped, &created)
+	var unknown string
+	err := s.r.QueryRowContext(ctx, `SELECT id, environment_id, type, connection_id, provider_config_key, body, skipped,
+		unknown_fields, created_at FROM events WHERE id = ? AND environment_id = ?`, id, envID).Scan(&e.ID, &e.EnvironmentID,
+		&e.Type, &e.ConnectionID, &e.ProviderConfigKey, &e.Body, &e.Skipped, &unknown, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, herald.ErrNotFound
 	}
@@ -255,6 +256,9 @@ func (s *Store) GetEvent(ctx context.Context, envID, id string) (*herald.Event, 
 		return nil, nil, fmt.Errorf("get event: %w", err)
 	}
 	e.CreatedAt = fromMS(created)
+	if e.UnknownFields, err = herald.DecodeFieldList(unknown); err != nil {
+		return nil, nil, fmt.Errorf("get event: %w", err)
+	}
 	ds, err := s.queryDeliveries(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE event_id = ? ORDER BY id`, id)
 	return &e, ds, err
 }

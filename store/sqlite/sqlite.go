@@ -367,8 +367,8 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 		}
 		return s
 	}
-	st.insertEvent = p(`INSERT INTO events (id, environment_id, type, connection_id, provider_config_key, body, skipped, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	st.insertEvent = p(`INSERT INTO events (id, environment_id, type, connection_id, provider_config_key, body, skipped,
+		unknown_fields, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	st.insertDelivery = p(`INSERT INTO deliveries (id, event_id, environment_id, type, connection_id, provider_config_key, url,
 		status, attempts, next_attempt_at, lease_until, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`)
 	st.getIdem = p(`SELECT response FROM idempotency_keys WHERE environment_id = ? AND key = ? AND created_at > ?`)
