@@ -9,21 +9,12 @@ package herald
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 )
 
 // Version is sent in the User-Agent of every webhook as herald/<Version>.
 var Version = "0.1.0"
-
-// Sentinel errors returned by Store implementations.
-var (
-	// ErrNotFound: the row does not exist, or belongs to another environment.
-	ErrNotFound = errors.New("not found")
-	// ErrConflict: a unique constraint (such as an environment name) was violated.
-	ErrConflict = errors.New("conflict")
-)
 
 // Delivery states (docs/retries.md).
 const (
@@ -107,8 +98,8 @@ type Attempt struct {
 	ResponseBody *string
 }
 
-// NewEvent is an event to store together with its deliveries.
-type NewEvent struct {
+// EventRecord is an event and the deliveries it produced, stored together.
+type EventRecord struct {
 	Event      Event
 	Deliveries []Delivery
 }
@@ -149,10 +140,6 @@ type ClaimRequest struct {
 	LeaseUntil  time.Time
 	ExcludeURLs []string // lanes that are full
 }
-
-// ErrUnavailable wraps store errors caused by a database that cannot be
-// reached (down, restarting, network). The API answers 503 for them.
-var ErrUnavailable = errors.New("database unavailable")
 
 // EncodeFieldList writes a list of field names as stores keep it: a JSON
 // array, or "" for none (the common case costs no bytes).

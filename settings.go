@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -17,7 +16,6 @@ const (
 	DefaultTimeout   = 20 * time.Second
 	MinTimeout       = time.Second
 	MaxTimeout       = 60 * time.Second
-	maxURLLength     = 2048
 	maxRetryTotalMS  = int64(MaxRetryTotal / time.Millisecond)
 	defaultTimeoutMS = int(DefaultTimeout / time.Millisecond)
 )
@@ -190,21 +188,8 @@ func (p *RetryPolicy) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// FieldError is a validation error naming the offending field.
-type FieldError struct {
-	Field string
-	Msg   string
-}
-
-func (e *FieldError) Error() string {
-	if e.Field == "" {
-		return e.Msg
-	}
-	return e.Field + ": " + e.Msg
-}
-
 func fieldErr(field, format string, args ...any) error {
-	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+	return Invalid(field, fmt.Sprintf(format, args...))
 }
 
 // ApplySettingsPatch validates a PATCH /environment/webhook body, already
@@ -279,18 +264,6 @@ func sortedKeys(m map[string]any) []string {
 	return keys
 }
 
-// ValidateURL checks the syntax of a webhook URL: absolute http or https.
-func ValidateURL(raw string) error {
-	if len(raw) > maxURLLength {
-		return fmt.Errorf("must be at most %d characters", maxURLLength)
-	}
-	lower := strings.ToLower(raw)
-	if !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "https://") {
-		return fmt.Errorf("must be an absolute http or https URL")
-	}
-	return nil
-}
-
 func parseURLField(field string, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -302,7 +275,7 @@ func parseURLField(field string, v any) (*string, error) {
 	if s == "" {
 		return nil, nil
 	}
-	if err := ValidateURL(s); err != nil {
+	if _, err := ValidateURL(s); err != nil {
 		return nil, fieldErr(field, "%v", err)
 	}
 	return &s, nil

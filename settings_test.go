@@ -50,9 +50,9 @@ func TestApplySettingsPatchErrors(t *testing.T) {
 		t.Run(tt.body, func(t *testing.T) {
 			cur := herald.DefaultSettings()
 			_, err := herald.ApplySettingsPatch(cur, parse(t, tt.body))
-			var fe *herald.FieldError
+			var fe *herald.Error
 			if !errors.As(err, &fe) {
-				t.Fatalf("err = %v, want a FieldError", err)
+				t.Fatalf("err = %v, want a *herald.Error", err)
 			}
 			if fe.Field != tt.field {
 				t.Fatalf("field = %q, want %q (%v)", fe.Field, tt.field, err)
@@ -160,7 +160,7 @@ func ExampleApplySettingsPatch() {
 }
 
 // FuzzApplySettingsPatch: any PATCH body is either refused with a
-// FieldError or yields settings that survive the storage round trip.
+// *herald.Error or yields settings that survive the storage round trip.
 func FuzzApplySettingsPatch(f *testing.F) {
 	for _, seed := range []string{`{"primary_url":"https://a.test/"}`, `{"retry":{"schedule_ms":[1,2]}}`,
 		`{"retry":{"max_retries":3,"jitter":0.5}}`, `{"timeout_ms":1000,"on_sync_error":false}`, `[]`, `{}`, `null`} {
@@ -173,9 +173,9 @@ func FuzzApplySettingsPatch(f *testing.F) {
 		}
 		s, err := herald.ApplySettingsPatch(herald.DefaultSettings(), v)
 		if err != nil {
-			var fe *herald.FieldError
+			var fe *herald.Error
 			if !errors.As(err, &fe) {
-				t.Fatalf("error %v is not a FieldError", err)
+				t.Fatalf("error %v is not a *herald.Error", err)
 			}
 			return
 		}

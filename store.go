@@ -14,7 +14,7 @@ type IngestRequest struct {
 	EnvironmentID  string
 	IdempotencyKey string // empty: none
 	Response       []byte // the 202 body, stored with the key
-	Events         []NewEvent
+	Events         []EventRecord
 	Now            time.Time
 }
 
@@ -51,6 +51,12 @@ type Store interface {
 	RenewLeases(ctx context.Context, ids []string, until time.Time) error
 	// Release puts claimed but unattempted deliveries back to pending.
 	Release(ctx context.Context, ids []string, now time.Time) error
+	// Wakeups receives a value whenever another process sharing the
+	// database stored work that may be due now, so that an idle claimer
+	// need not poll. A store with no other writers (SQLite: one process per
+	// file) returns nil, which never receives; work stored through this
+	// process is announced by the process itself.
+	Wakeups() <-chan struct{}
 
 	AdminKeyStore
 	Ping(ctx context.Context) error

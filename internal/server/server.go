@@ -17,13 +17,14 @@ import (
 
 	"github.com/google/uuid"
 	herald "github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/api"
-	"github.com/heraldhq/herald/dispatch"
-	"github.com/heraldhq/herald/egress"
-	"github.com/heraldhq/herald/envcache"
-	"github.com/heraldhq/herald/intake"
-	"github.com/heraldhq/herald/store/postgres"
-	"github.com/heraldhq/herald/store/sqlite"
+	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/dispatch"
+	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/environments"
+	"github.com/heraldhq/herald/internal/intake"
+	"github.com/heraldhq/herald/internal/store/cache"
+	"github.com/heraldhq/herald/internal/store/postgres"
+	"github.com/heraldhq/herald/internal/store/sqlite"
 )
 
 // Config is herald serve's configuration (docs/running.md).
@@ -63,12 +64,22 @@ func OpenStore(ctx context.Context, dsn string, log *slog.Logger) (herald.Store,
 // gracefully: stop taking requests, let attempts finish or release them,
 // close the database.
 func Run(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger, out io.Writer) error {
-	store, err := OpenStore(ctx, cfg.Database, log)
+	db, err := OpenStore(ctx, cfg.Database, log)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	defer store.Close()
+	defer db.Close()
+	// One cache for the whole process: every reader of environments goes
+	// through it, and every write through it drops the entry it changed.
+	store := cache.New(db, cache.Options{})
+	egressOpts := egress.Options{AllowPrivate: cfg.AllowPrivateURLs}
+	envs := environments.New(environments.Config{Store: store,
+		CheckURL: func(ctx context.Context, u string) error {
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			return egress.CheckURL(ctx, u, egressOpts)
+		}})
 
 	var adminHashes [][]byte
 	if cfg.AdminKey != "" {
@@ -76,7 +87,7 @@ func Run(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger, out
 		adminHashes = append(adminHashes, h[:])
 	}
 	if cfg.Dev {
-		if err := devSetup(ctx, store, cfg, out); err != nil {
+		if err := devSetup(ctx, store, envs, cfg, out); err != nil {
 			ln.Close()
 			return err
 		}
@@ -91,20 +102,12 @@ func Run(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger, out
 		fmt.Fprintln(out, "herald: no admin key: /admin/* answers 401. Set one with --admin-key or HERALD_ADMIN_KEY.")
 	}
 
-	egressOpts := egress.Options{AllowPrivate: cfg.AllowPrivateURLs}
 	client := egress.New(egressOpts)
 	defer client.CloseIdleConnections()
-	envs := envcache.New(store, 0)
-	d := dispatch.New(dispatch.Config{Store: store, Client: client, Logger: log, Environments: envs})
+	d := dispatch.New(dispatch.Config{Store: store, Client: client, Logger: log})
 	svc := &intake.Service{Store: store, Dispatcher: d}
 	apiHandler := api.New(api.Config{
-		Store: store, Intake: svc, AdminKeyHashes: adminHashes, Logger: log,
-		CheckURL: func(ctx context.Context, u string) error {
-			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			return egress.CheckURL(ctx, u, egressOpts)
-		},
-		Environments: envs,
+		Store: store, Intake: svc, Environments: envs, AdminKeyHashes: adminHashes, Logger: log,
 	})
 
 	dctx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
@@ -146,7 +149,7 @@ func Run(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger, out
 
 // devSetup creates an admin key and a dev environment in an empty
 // database and prints their keys once.
-func devSetup(ctx context.Context, store herald.Store, cfg Config, out io.Writer) error {
+func devSetup(ctx context.Context, store herald.Store, envService *environments.Service, cfg Config, out io.Writer) error {
 	envs, err := store.ListEnvironments(ctx)
 	if err != nil {
 		return err
@@ -170,11 +173,8 @@ func devSetup(ctx context.Context, store herald.Store, cfg Config, out io.Writer
 			return err
 		}
 	}
-	env, err := api.NewEnvironment("dev")
+	env, err := envService.Create(ctx, "dev")
 	if err != nil {
-		return err
-	}
-	if err := store.CreateEnvironment(ctx, env); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, `herald --dev: created (shown once, keep them):

@@ -1,0 +1,151 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	herald "github.com/heraldhq/herald"
+)
+
+// Page sizes of GET /deliveries.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 200
+)
+
+type deliveryJSON struct {
+	ID             string  `json:"id"`
+	EventID        string  `json:"event_id"`
+	Type           string  `json:"type"`
+	URL            string  `json:"url"`
+	Status         string  `json:"status"`
+	Attempts       int     `json:"attempts"`
+	CreatedAt      string  `json:"created_at"`
+	UpdatedAt      string  `json:"updated_at"`
+	NextAttemptAt  *string `json:"next_attempt_at"`
+	LastStatusCode *int    `json:"last_status_code"`
+	LastError      *string `json:"last_error"`
+}
+
+func toDeliveryJSON(d *herald.Delivery) deliveryJSON {
+	return deliveryJSON{ID: d.ID, EventID: d.EventID, Type: d.Type, URL: d.URL, Status: d.Status, Attempts: d.Attempts,
+		CreatedAt: timestamp(d.CreatedAt), UpdatedAt: timestamp(d.UpdatedAt), NextAttemptAt: timestampPtr(d.NextAttemptAt),
+		LastStatusCode: d.LastStatusCode, LastError: d.LastError}
+}
+
+var (
+	deliveryStatuses = map[string]bool{herald.StatusPending: true, herald.StatusSending: true, herald.StatusSucceeded: true,
+		herald.StatusFailed: true, herald.StatusSkipped: true}
+	webhookTypes = map[string]bool{"auth": true, "sync": true, "async_action": true, "forward": true}
+)
+
+func badQuery(msg string) *apiError { return errf(http.StatusBadRequest, CodeInvalidQueryParams, msg) }
+
+func parseDeliveryFilter(r *http.Request) (herald.DeliveryFilter, error) {
+	q := r.URL.Query()
+	f := herald.DeliveryFilter{Limit: DefaultPageSize}
+	for name, vals := range q {
+		if len(vals) > 1 {
+			return f, badQuery(name + ": given more than once")
+		}
+	}
+	f.Status = q.Get("status")
+	if f.Status != "" && !deliveryStatuses[f.Status] {
+		return f, badQuery("status: must be one of pending, sending, succeeded, failed, skipped")
+	}
+	f.Type = q.Get("type")
+	if f.Type != "" && !webhookTypes[f.Type] {
+		return f, badQuery("type: must be one of auth, sync, async_action, forward")
+	}
+	f.ConnectionID = q.Get("connection_id")
+	f.ProviderConfigKey = q.Get("provider_config_key")
+	for _, p := range []struct {
+		name string
+		dst  **time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := q.Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return f, badQuery(p.name + ": must be an RFC 3339 timestamp")
+			}
+			*p.dst = &t
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxPageSize {
+			return f, badQuery("limit: must be an integer from 1 to 200")
+		}
+		f.Limit = n
+	}
+	if v := q.Get("cursor"); v != "" {
+		if _, err := uuid.Parse(v); err != nil || len(v) != 36 {
+			return f, badQuery("cursor: not a cursor returned by this API")
+		}
+		f.Cursor = v
+	}
+	return f, nil
+}
+
+func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, env *herald.Environment) error {
+	f, err := parseDeliveryFilter(r)
+	if err != nil {
+		return err
+	}
+	want := f.Limit
+	f.Limit++ // one more tells whether there is a next page
+	ds, err := s.store.ListDeliveries(r.Context(), env.ID, f)
+	if err != nil {
+		return err
+	}
+	var next *string
+	if len(ds) > want {
+		ds = ds[:want]
+		next = &ds[want-1].ID
+	}
+	data := make([]deliveryJSON, 0, len(ds))
+	for i := range ds {
+		data = append(data, toDeliveryJSON(&ds[i]))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": data, "next_cursor": next})
+	return nil
+}
+
+type attemptJSON struct {
+	Number       int     `json:"number"`
+	StartedAt    string  `json:"started_at"`
+	DurationMS   int64   `json:"duration_ms"`
+	StatusCode   *int    `json:"status_code"`
+	Error        *string `json:"error"`
+	ResponseBody *string `json:"response_body"`
+}
+
+func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, env *herald.Environment) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	d, body, attempts, err := s.store.GetDelivery(r.Context(), env.ID, id)
+	if errors.Is(err, herald.ErrNotFound) {
+		return errf(http.StatusNotFound, CodeNotFound, "no delivery with this id")
+	}
+	if err != nil {
+		return err
+	}
+	log := make([]attemptJSON, 0, len(attempts))
+	for _, a := range attempts {
+		log = append(log, attemptJSON{Number: a.Number, StartedAt: timestamp(a.StartedAt), DurationMS: a.DurationMS,
+			StatusCode: a.StatusCode, Error: a.Error, ResponseBody: a.ResponseBody})
+	}
+	writeJSON(w, http.StatusOK, struct {
+		deliveryJSON
+		Body       json.RawMessage `json:"body"`
+		AttemptLog []attemptJSON   `json:"attempt_log"`
+	}{toDeliveryJSON(d), body, log})
+	return nil
+}

@@ -1,0 +1,165 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/google/uuid"
+
+	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/intake"
+	"github.com/heraldhq/herald/nango"
+)
+
+const maxIdempotencyKey = 255
+
+// idempotencyKey reads the Idempotency-Key header, scoped to the route
+// (scope), so that a key used for a single event and for a batch never
+// replays the other route's answer.
+func idempotencyKey(r *http.Request, scope string) (string, error) {
+	k := r.Header.Get("Idempotency-Key")
+	if len(k) > maxIdempotencyKey {
+		return "", errf(http.StatusBadRequest, CodeInvalidBody, fmt.Sprintf("Idempotency-Key: at most %d characters", maxIdempotencyKey))
+	}
+	if k == "" {
+		return "", nil
+	}
+	return scope + ":" + k, nil
+}
+
+// validationMessage names the field of a body validation error, with
+// prefix (such as "events[3].") before it.
+func validationMessage(prefix string, err error) *apiError {
+	var ve *nango.ValidationError
+	if errors.As(err, &ve) {
+		field := prefix + ve.Field
+		if ve.Field == "" || ve.Field == "body" {
+			field = prefix + "body"
+			if prefix != "" {
+				field = prefix[:len(prefix)-1]
+			}
+		}
+		return badBody(field + ": " + ve.Msg)
+	}
+	return badBody(prefix + err.Error())
+}
+
+func (s *Server) postEvent(w http.ResponseWriter, r *http.Request, env *herald.Environment) error {
+	key, err := idempotencyKey(r, "event")
+	if err != nil {
+		return err
+	}
+	v, err := readJSON(w, r, MaxEventBody)
+	if err != nil {
+		return err
+	}
+	hook, err := intake.Parse(env, v)
+	if err != nil {
+		return validationMessage("", err)
+	}
+	answer, err := s.cfg.Intake.AcceptEvent(r.Context(), env, key, hook)
+	if err != nil {
+		return err
+	}
+	writeRaw(w, http.StatusAccepted, answer)
+	return nil
+}
+
+func (s *Server) postEventBatch(w http.ResponseWriter, r *http.Request, env *herald.Environment) error {
+	key, err := idempotencyKey(r, "batch")
+	if err != nil {
+		return err
+	}
+	select {
+	case s.batches <- struct{}{}:
+		defer func() { <-s.batches }()
+	case <-r.Context().Done():
+		return r.Context().Err()
+	}
+	v, err := readJSON(w, r, MaxBatchBody)
+	if err != nil {
+		return err
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return badBody("body must be a JSON object with an events array")
+	}
+	for k := range obj {
+		if k != "events" {
+			return badBody(k + ": unknown field")
+		}
+	}
+	raw, ok := obj["events"]
+	if !ok {
+		return badBody("events: required")
+	}
+	list, ok := raw.([]any)
+	switch {
+	case !ok:
+		return badBody("events: must be an array")
+	case len(list) == 0:
+		return badBody("events: must hold at least one event")
+	case len(list) > MaxBatch:
+		return errf(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, fmt.Sprintf("events: at most %d events per batch", MaxBatch))
+	}
+	hooks := make([]nango.Webhook, len(list))
+	for i, e := range list {
+		if hooks[i], err = intake.Parse(env, e); err != nil {
+			return validationMessage(fmt.Sprintf("events[%d].", i), err)
+		}
+	}
+	answer, err := s.cfg.Intake.AcceptBatch(r.Context(), env, key, hooks)
+	if err != nil {
+		return err
+	}
+	writeRaw(w, http.StatusAccepted, answer)
+	return nil
+}
+
+func pathID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+		return "", errf(http.StatusBadRequest, CodeInvalidURIParams, "id: must be a UUID")
+	}
+	return id, nil
+}
+
+func (s *Server) getEvent(w http.ResponseWriter, r *http.Request, env *herald.Environment) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	ev, ds, err := s.store.GetEvent(r.Context(), env.ID, id)
+	if errors.Is(err, herald.ErrNotFound) {
+		return errf(http.StatusNotFound, CodeNotFound, "no event with this id")
+	}
+	if err != nil {
+		return err
+	}
+	out := struct {
+		ID                string          `json:"id"`
+		Type              string          `json:"type"`
+		ConnectionID      string          `json:"connection_id"`
+		ProviderConfigKey string          `json:"provider_config_key"`
+		CreatedAt         string          `json:"created_at"`
+		Skipped           *string         `json:"skipped"`
+		UnknownFields     []string        `json:"unknown_fields"`
+		Body              json.RawMessage `json:"body"`
+		Deliveries        []deliveryJSON  `json:"deliveries"`
+	}{ID: ev.ID, Type: ev.Type, ConnectionID: ev.ConnectionID, ProviderConfigKey: ev.ProviderConfigKey,
+		CreatedAt: timestamp(ev.CreatedAt), UnknownFields: ev.UnknownFields, Body: ev.Body,
+		Deliveries: make([]deliveryJSON, 0, len(ds))}
+	if out.UnknownFields == nil {
+		out.UnknownFields = []string{}
+	}
+	if ev.Skipped != "" {
+		out.Skipped = &ev.Skipped
+	}
+	for i := range ds {
+		out.Deliveries = append(out.Deliveries, toDeliveryJSON(&ds[i]))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

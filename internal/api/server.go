@@ -1,0 +1,221 @@
+// Package api is herald's HTTP API (docs/README.md): routing,
+// authentication, request limits, validation and the error envelope. It
+// reaches the data only through herald.Store and the intake service.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"strings"
+	"time"
+
+	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/canonjson"
+	"github.com/heraldhq/herald/internal/environments"
+	"github.com/heraldhq/herald/internal/intake"
+)
+
+// Request size limits (docs/events.md).
+const (
+	MaxEventBody = 1 << 20
+	MaxBatchBody = 8 << 20
+	MaxBatch     = 1000
+	maxAdminBody = 64 << 10
+)
+
+// Config wires a Server.
+type Config struct {
+	Store  herald.Store
+	Intake *intake.Service
+	// AdminKeyHashes are the SHA-256 hashes of the valid admin keys (the
+	// configured one, and one that serve --dev created); none: admin
+	// routes answer 401.
+	AdminKeyHashes [][]byte
+	// Environments owns the tenants: authentication, creation, settings,
+	// key rotation.
+	Environments *environments.Service
+	Logger       *slog.Logger
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg   Config
+	store herald.Store
+	log   *slog.Logger
+	mux   *http.ServeMux
+	// batches bounds how many batch bodies (up to 8 MiB each, several
+	// times that once parsed) are read and parsed at once, so memory stays
+	// bounded however many producers post batches together.
+	batches chan struct{}
+}
+
+// concurrentBatches is how many POST /events/batch bodies are parsed at
+// once: one per CPU keeps every core busy, more only holds more memory.
+var concurrentBatches = max(2, runtime.GOMAXPROCS(0))
+
+// New returns the API handler.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, mux: http.NewServeMux(), batches: make(chan struct{}, concurrentBatches)}
+	m := s.mux
+	m.HandleFunc("GET /healthz", s.healthz)
+	m.HandleFunc("GET /readyz", s.readyz)
+
+	m.HandleFunc("POST /admin/environments", s.admin(s.createEnvironment))
+	m.HandleFunc("GET /admin/environments", s.admin(s.listEnvironments))
+	m.HandleFunc("DELETE /admin/environments/{id}", s.admin(s.deleteEnvironment))
+
+	m.HandleFunc("GET /environment", s.env(s.getEnvironment))
+	m.HandleFunc("PATCH /environment/webhook", s.env(s.patchWebhookSettings))
+	m.HandleFunc("POST /environment/webhook-signing-key/rotate", s.env(s.rotateSigningKey))
+
+	m.HandleFunc("POST /events", s.env(s.postEvent))
+	m.HandleFunc("POST /events/batch", s.env(s.postEventBatch))
+	m.HandleFunc("GET /events/{id}", s.env(s.getEvent))
+
+	m.HandleFunc("GET /deliveries", s.env(s.listDeliveries))
+	m.HandleFunc("GET /deliveries/{id}", s.env(s.getDelivery))
+	return s
+}
+
+// Mount adds the handler of another part of herald (a console, /metrics)
+// to the one root mux, so that every route shares the error envelope for
+// unknown routes and the panic guard.
+func (s *Server) Mount(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// ServeHTTP routes a request; panics become 500 server_error.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", v)
+			s.writeError(w, r, errors.New("panic"))
+		}
+	}()
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		w = &jsonErrorWriter{ResponseWriter: w}
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+type envHandler func(w http.ResponseWriter, r *http.Request, env *herald.Environment) error
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	const prefix = "bearer "
+	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return "", false
+	}
+	return strings.TrimSpace(h[len(prefix):]), true
+}
+
+func unauthorized(msg string) *apiError { return errf(http.StatusUnauthorized, CodeUnauthorized, msg) }
+
+// admin requires the admin key, compared in constant time.
+func (s *Server) admin(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if len(s.cfg.AdminKeyHashes) == 0 {
+			s.writeError(w, r, unauthorized("admin routes are disabled: start herald with --admin-key or HERALD_ADMIN_KEY"))
+			return
+		}
+		key, ok := bearer(r)
+		sum := sha256.Sum256([]byte(key))
+		valid := 0
+		for _, h := range s.cfg.AdminKeyHashes {
+			valid |= subtle.ConstantTimeCompare(sum[:], h)
+		}
+		if !ok || valid != 1 {
+			s.writeError(w, r, unauthorized("missing or invalid admin key"))
+			return
+		}
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// env requires an environment's secret key and passes that environment.
+func (s *Server) env(h envHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		key, ok := bearer(r)
+		if !ok {
+			s.writeError(w, r, unauthorized("missing bearer secret key"))
+			return
+		}
+		env, err := s.cfg.Environments.Authenticate(r.Context(), key)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := h(w, r, env); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// readBody reads at most limit bytes; more is 413.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, errf(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body exceeds the size limit")
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, errf(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body exceeds the size limit")
+		}
+		return nil, badBody("could not read the request body")
+	}
+	return b, nil
+}
+
+// readJSON reads and parses a JSON body the way JSON.parse does.
+func readJSON(w http.ResponseWriter, r *http.Request, limit int64) (any, error) {
+	b, err := readBody(w, r, limit)
+	if err != nil {
+		return nil, err
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return nil, badBody("request body is empty")
+	}
+	v, err := canonjson.Parse(b)
+	if err != nil {
+		return nil, badBody("malformed JSON: " + err.Error())
+	}
+	return v, nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.writeError(w, r, &apiError{status: http.StatusServiceUnavailable, code: CodeUnavailable, msg: "database unavailable", retryAfter: 1})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// timestamp formats t as the API writes times: RFC 3339 UTC with milliseconds.
+func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+func timestampPtr(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := timestamp(*t)
+	return &s
+}

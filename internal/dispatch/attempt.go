@@ -1,0 +1,162 @@
+package dispatch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/nango"
+)
+
+// maxResponseBody is how much of a receiver's answer the attempt log keeps.
+const maxResponseBody = 4 << 10
+
+// attempt makes one attempt of job and decides the delivery's next state.
+// ok is false when the attempt was interrupted by shutdown and must not be
+// recorded.
+func (d *Dispatcher) attempt(ctx context.Context, job herald.Job) (res herald.AttemptResult, ok bool) {
+	number := job.Attempts + 1
+	res = herald.AttemptResult{DeliveryID: job.DeliveryID, Attempt: herald.Attempt{Number: number}}
+	env, err := d.store.EnvironmentByID(ctx, job.EnvironmentID)
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, false
+		}
+		res.Attempt.StartedAt = time.Now()
+		if errors.Is(err, herald.ErrNotFound) {
+			res.Status = herald.StatusFailed
+			res.Attempt.Error = ptr("environment deleted")
+			return res, true
+		}
+		return d.decide(res, env, fmt.Errorf("load environment: %w", err), nil, time.Now()), true
+	}
+
+	timeout := env.Settings.Timeout()
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, job.URL, bytes.NewReader(job.Body))
+	if err != nil {
+		res.Attempt.StartedAt = time.Now()
+		res.Status = herald.StatusFailed
+		res.Attempt.Error = ptr("invalid URL: " + err.Error())
+		return res, true
+	}
+	start := time.Now()
+	setHeaders(req.Header, env, job, number, start)
+	res.Attempt.StartedAt = start
+	resp, err := d.cfg.Client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, false
+		}
+		if actx.Err() != nil {
+			err = fmt.Errorf("timed out after %s", timeout)
+		}
+		return d.decide(res, env, err, nil, start), true
+	}
+	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	// Drain a little more so the connection can be reused, then close.
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if readErr != nil && ctx.Err() != nil {
+		return res, false
+	}
+	if len(body) > 0 {
+		s := strings.ToValidUTF8(string(body), string(utf8.RuneError))
+		res.Attempt.ResponseBody = &s
+	}
+	return d.decide(res, env, nil, resp, start), true
+}
+
+// decide fills in the attempt's outcome and the delivery's next state.
+func (d *Dispatcher) decide(res herald.AttemptResult, env *herald.Environment, err error, resp *http.Response, start time.Time) herald.AttemptResult {
+	end := time.Now()
+	res.Attempt.DurationMS = end.Sub(start).Milliseconds()
+	var retryAfter time.Duration
+	if resp != nil {
+		code := resp.StatusCode
+		res.Attempt.StatusCode = &code
+		if code >= 200 && code < 300 {
+			res.Status = herald.StatusSucceeded
+			return res
+		}
+		if code >= 300 && code < 400 {
+			res.Attempt.Error = ptr(fmt.Sprintf("redirect (%d) not followed", code))
+		}
+		if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
+			retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), end)
+		}
+	} else {
+		res.Attempt.Error = ptr(err.Error())
+		var blocked *egress.BlockedError
+		if errors.As(err, &blocked) {
+			// The URL now resolves somewhere it must not: a final answer.
+			res.Status = herald.StatusSkipped
+			return res
+		}
+	}
+	policy := herald.DefaultRetryPolicy()
+	if env != nil {
+		policy = env.Settings.Retry
+	}
+	// Attempt n is followed by retry n.
+	if delay, ok := policy.NextDelay(res.Attempt.Number, retryAfter); ok {
+		next := end.Add(delay)
+		res.Status = herald.StatusPending
+		res.NextAttemptAt = &next
+		return res
+	}
+	res.Status = herald.StatusFailed
+	return res
+}
+
+// setHeaders sets every header of a webhook request (docs/webhooks.md).
+func setHeaders(h http.Header, env *herald.Environment, job herald.Job, number int, now time.Time) {
+	h["Content-Type"] = []string{"application/json"}
+	h["User-Agent"] = []string{"herald/" + herald.Version}
+	h[nango.HeaderHMAC] = []string{nango.SignHMAC(env.SigningKey, job.Body)}
+	h[nango.HeaderLegacySignature] = []string{nango.SignLegacy(env.SigningKey, job.Body)}
+	h["X-Herald-Delivery-Id"] = []string{job.DeliveryID}
+	h["X-Herald-Event-Id"] = []string{job.EventID}
+	h["X-Herald-Attempt"] = []string{strconv.Itoa(number)}
+	if env.Settings.StandardWebhooks {
+		ts := now.Unix()
+		var sigs []string
+		for _, k := range env.SigningKeys(now) {
+			sigs = append(sigs, nango.SignStandard(k, job.EventID, ts, job.Body))
+		}
+		// Standard Webhooks header names are lower-case by convention.
+		h["webhook-id"] = []string{job.EventID}
+		h["webhook-timestamp"] = []string{strconv.FormatInt(ts, 10)}
+		h["webhook-signature"] = []string{strings.Join(sigs, " ")}
+	}
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(min(secs, int64(herald.MaxRetryTotal/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,175 @@
+// Package dispatch delivers claimed webhooks: it claims due deliveries from
+// the store in batches, queues each on the lane of its target URL, makes the
+// attempts through the egress client, and writes the outcomes back in
+// batches.
+//
+// Isolation comes from the lanes: each URL has its own queue and at most
+// LaneConcurrency attempts in flight, so an endpoint that hangs ties up only
+// its own lane, and a full lane is left out of the next claim instead of
+// filling memory. Retries are rows in the store with a later
+// next_attempt_at, so a retry storm never sits in front of first attempts in
+// memory.
+package dispatch
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/egress"
+)
+
+// Config configures a Dispatcher. Zero values take the defaults shown.
+type Config struct {
+	// Store is the queue, and supplies settings and signing keys for each
+	// attempt: pass the cached store (internal/store/cache).
+	Store  herald.Store
+	Client *egress.Client
+	Logger *slog.Logger
+
+	LaneConcurrency int // attempts in flight per URL; 32
+	// LaneQueue is how many claimed deliveries may wait per URL when the
+	// dispatcher is busy; a lane may hold more, up to half of the room
+	// left, while there is plenty (5,000).
+	LaneQueue    int
+	MaxHeld      int           // claimed deliveries held in memory in all; 100,000
+	ClaimBatch   int           // deliveries per claim query; 1,000
+	PollInterval time.Duration // fallback poll when nothing signals; 1 s
+	// ClaimInterval spaces claims that found less than a full batch, so
+	// a storm of wake-ups (every ingest into a full lane) costs one claim
+	// query per interval, not one each; 10 ms.
+	ClaimInterval time.Duration
+	Lease         time.Duration // claim lease, renewed while held; 30 s
+	ShutdownGrace time.Duration // in-flight attempts may finish for this long at stop; 10 s
+}
+
+// Dispatcher owns the delivery workers. Create it with New and run it with Run.
+type Dispatcher struct {
+	cfg   Config
+	store herald.Store
+	log   *slog.Logger
+
+	wake    chan struct{}
+	results chan herald.AttemptResult
+
+	mu       sync.Mutex
+	lanes    map[string]*lane
+	held     map[string]struct{}
+	reserved int // slots promised to ingests not yet committed
+	// starved is set when a claim was limited by full lanes or a full
+	// dispatcher, so that freed capacity wakes the claimer.
+	starved  bool
+	running  bool
+	stopping bool
+	sendCtx  context.Context
+	inflight sync.WaitGroup
+}
+
+// New returns a Dispatcher for cfg.
+func New(cfg Config) *Dispatcher {
+	if cfg.LaneConcurrency <= 0 {
+		cfg.LaneConcurrency = 32
+	}
+	if cfg.LaneQueue <= 0 {
+		cfg.LaneQueue = 5000
+	}
+	if cfg.MaxHeld <= 0 {
+		cfg.MaxHeld = 50000
+	}
+	if cfg.ClaimBatch <= 0 {
+		cfg.ClaimBatch = 1000
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.ClaimInterval <= 0 {
+		cfg.ClaimInterval = 10 * time.Millisecond
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 30 * time.Second
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Client == nil {
+		cfg.Client = egress.New(egress.Options{})
+	}
+	return &Dispatcher{
+		cfg:     cfg,
+		store:   cfg.Store,
+		log:     cfg.Logger,
+		wake:    make(chan struct{}, 1),
+		results: make(chan herald.AttemptResult, 4096),
+		lanes:   make(map[string]*lane),
+		held:    make(map[string]struct{}),
+	}
+}
+
+// Run claims and delivers until ctx is cancelled, then stops taking work,
+// lets in-flight attempts finish for up to ShutdownGrace, puts everything
+// else back to pending, and returns once all outcomes are written.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	// Attempts run under sendCtx so that shutdown can let them finish
+	// after ctx is cancelled.
+	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelSends()
+
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		d.writeResults()
+	}()
+	renewCtx, stopRenew := context.WithCancel(ctx)
+	renewDone := make(chan struct{})
+	go func() {
+		defer close(renewDone)
+		d.renewLeases(renewCtx)
+	}()
+
+	d.mu.Lock()
+	d.running = true
+	d.sendCtx = sendCtx
+	d.mu.Unlock()
+	d.claimLoop(ctx, sendCtx)
+
+	// Shutdown.
+	d.mu.Lock()
+	d.stopping = true
+	var queued []string
+	for url, l := range d.lanes {
+		for l.len() > 0 {
+			queued = append(queued, l.pop().DeliveryID)
+		}
+		if l.active == 0 && l.reserved == 0 {
+			delete(d.lanes, url)
+		}
+	}
+	for _, id := range queued {
+		delete(d.held, id)
+	}
+	d.mu.Unlock()
+	bg := context.WithoutCancel(ctx)
+	if len(queued) > 0 {
+		if err := d.store.Release(bg, queued, time.Now()); err != nil {
+			d.log.Error("release queued deliveries", "count", len(queued), "err", err)
+		}
+	}
+	finished := make(chan struct{})
+	go func() { d.inflight.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(d.cfg.ShutdownGrace):
+		cancelSends() // interrupted attempts are released, not counted
+		<-finished
+	}
+	close(d.results)
+	<-writerDone
+	stopRenew()
+	<-renewDone
+	return nil
+}

@@ -1,0 +1,128 @@
+// Package cache is a decorator of herald.Store that keeps environments
+// (settings, signing keys, key hashes) in memory for a short time, so that
+// neither authentication nor the dispatcher's attempts read the database for
+// every request.
+//
+// Writes that change an environment go through the decorator, which drops
+// the entry itself once the write returns: that is what makes "the new key
+// signs every attempt made after the rotation returns" hold in this process,
+// without any caller having to remember an invalidation. Changes made by
+// another process sharing the database are seen within the TTL.
+//
+// Build one per process, over the store, and hand the result to every part
+// that reads environments.
+package cache
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	herald "github.com/heraldhq/herald"
+)
+
+// DefaultTTL bounds how long a change made by another process can go unseen.
+const DefaultTTL = 2 * time.Second
+
+// Store is a herald.Store whose environment reads are cached. Every other
+// method is the wrapped store's own.
+type Store struct {
+	herald.Store
+	ttl time.Duration
+	now func() time.Time
+
+	mu     sync.Mutex
+	byID   map[string]entry
+	byHash map[string]entry
+	// gen counts invalidations, so a load that raced with one is not cached.
+	gen uint64
+}
+
+type entry struct {
+	env    *herald.Environment
+	loaded time.Time
+}
+
+// Options tune a Store; the zero value is the default.
+type Options struct {
+	// TTL is how long an entry is used without a read; <= 0: DefaultTTL.
+	TTL time.Duration
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+}
+
+// New returns store with its environment reads cached.
+func New(store herald.Store, opts Options) *Store {
+	if opts.TTL <= 0 {
+		opts.TTL = DefaultTTL
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Store{Store: store, ttl: opts.TTL, now: opts.Now, byID: make(map[string]entry), byHash: make(map[string]entry)}
+}
+
+// EnvironmentByID returns the environment with id. The result is shared:
+// do not modify it.
+func (c *Store) EnvironmentByID(ctx context.Context, id string) (*herald.Environment, error) {
+	return c.get(c.byID, id, func() (*herald.Environment, error) { return c.Store.EnvironmentByID(ctx, id) })
+}
+
+// EnvironmentByKeyHash returns the environment whose secret key hashes to
+// hash. The result is shared: do not modify it.
+func (c *Store) EnvironmentByKeyHash(ctx context.Context, hash []byte) (*herald.Environment, error) {
+	return c.get(c.byHash, string(hash), func() (*herald.Environment, error) { return c.Store.EnvironmentByKeyHash(ctx, hash) })
+}
+
+// UpdateSettings writes through and drops the cached entry.
+func (c *Store) UpdateSettings(ctx context.Context, id string, s herald.Settings) error {
+	defer c.invalidate(id)
+	return c.Store.UpdateSettings(ctx, id, s)
+}
+
+// RotateSigningKey writes through and drops the cached entry.
+func (c *Store) RotateSigningKey(ctx context.Context, id, newKey string, previousExpires time.Time) error {
+	defer c.invalidate(id)
+	return c.Store.RotateSigningKey(ctx, id, newKey, previousExpires)
+}
+
+// DeleteEnvironment writes through and drops the cached entry.
+func (c *Store) DeleteEnvironment(ctx context.Context, id string) error {
+	defer c.invalidate(id)
+	return c.Store.DeleteEnvironment(ctx, id)
+}
+
+func (c *Store) get(m map[string]entry, key string, load func() (*herald.Environment, error)) (*herald.Environment, error) {
+	c.mu.Lock()
+	e, ok := m[key]
+	gen := c.gen
+	c.mu.Unlock()
+	if ok && c.now().Sub(e.loaded) < c.ttl {
+		return e.env, nil
+	}
+	env, err := load()
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.gen == gen {
+		e := entry{env: env, loaded: c.now()}
+		c.byID[env.ID] = e
+		c.byHash[string(env.SecretKeyHash)] = e
+	}
+	c.mu.Unlock()
+	return env, nil
+}
+
+// invalidate drops an environment after it changed or was deleted. It runs
+// after the write returned, so a read that starts later loads the new row;
+// gen keeps a load that raced with the write from caching the old one.
+func (c *Store) invalidate(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.byID[id]; ok {
+		delete(c.byHash, string(e.env.SecretKeyHash))
+	}
+	delete(c.byID, id)
+	c.gen++
+}

@@ -1,0 +1,402 @@
+// Package sqlite is herald's embedded store: one SQLite file in WAL mode,
+// through modernc.org/sqlite (pure Go).
+//
+// SQLite allows one writer at a time, so every write goes through a single
+// writer goroutine that group-commits: it takes whatever operations are
+// waiting (ingests, claims, attempt results), runs them inside one
+// transaction and commits once. Under load that turns thousands
+// of small writes per second into a few hundred commits. Reads use a
+// separate read-only pool and never wait for the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/migrate"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// maxBatch bounds how many operations share one transaction.
+const maxBatch = 256
+
+// lingerFor is how long the writer waits for more operations to join a
+// commit after the first one arrived.
+const lingerFor = 2 * time.Millisecond
+
+// Store implements herald.Store on one SQLite file.
+type Store struct {
+	w, r *sql.DB
+	c    *sql.DB // the checkpointer's connection
+	path string
+	ops  chan op
+	stop chan struct{}
+	done chan struct{} // closed when the writer has stopped
+	// checkpointed is closed when the checkpointer has stopped.
+	checkpointed chan struct{}
+
+	closeOnce sync.Once
+	stmts     statements
+}
+
+type op struct {
+	fn   func(ctx context.Context, tx *sql.Tx) error
+	done chan error
+}
+
+// Options tune the embedded store.
+type Options struct {
+	// SyncFull makes every commit wait for fsync (SQLite synchronous=FULL).
+	// The default, synchronous=NORMAL in WAL mode, already survives the
+	// process being killed at any moment; FULL also survives power loss
+	// or an OS crash, at the cost of an fsync per group commit.
+	SyncFull bool
+}
+
+// Open opens (creating if needed) the database file at path, applies the
+// migrations, and puts back to pending every delivery that a previous
+// process left in flight: one process owns a SQLite file, so anything
+// still "sending" was interrupted.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty path")
+	}
+	sync := "synchronous(NORMAL)"
+	if opts.SyncFull {
+		sync = "synchronous(FULL)"
+	}
+	dsn := func(extra ...string) string {
+		q := url.Values{}
+		for _, p := range append([]string{"journal_mode(WAL)", sync, "busy_timeout(10000)", "foreign_keys(1)"}, extra...) {
+			q.Add("_pragma", p)
+		}
+		q.Set("_txlock", "immediate")
+		return "file:" + uriPath.Replace(path) + "?" + q.Encode()
+	}
+	// The writer keeps the hot indexes in a 16 MB page cache, and never
+	// checkpoints itself: copying the WAL into the database file (and its
+	// fsync) would stall every commit waiting behind it. The checkpointer
+	// goroutine does that on its own connection.
+	w, err := sql.Open("sqlite", dsn("cache_size(-16384)", "wal_autocheckpoint(0)"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if err := applyMigrations(ctx, w); err != nil {
+		w.Close()
+		return nil, err
+	}
+	r, err := sql.Open("sqlite", dsn("query_only(1)"))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open reader: %w", err)
+	}
+	r.SetMaxOpenConns(4)
+	r.SetMaxIdleConns(4)
+	c, err := sql.Open("sqlite", dsn())
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: open checkpointer: %w", err)
+	}
+	c.SetMaxOpenConns(1)
+	s := &Store{w: w, r: r, c: c, path: path, ops: make(chan op, maxBatch), stop: make(chan struct{}), done: make(chan struct{}),
+		checkpointed: make(chan struct{})}
+	if err := s.stmts.prepare(ctx, w); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	now := time.Now().UnixMilli()
+	if _, err := w.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', lease_until = NULL,
+		next_attempt_at = COALESCE(next_attempt_at, ?) WHERE status = 'sending'`, now); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("sqlite: release interrupted deliveries: %w", err)
+	}
+	go s.writer()
+	go s.checkpointer()
+	return s, nil
+}
+
+// checkpointInterval is how often the WAL is copied into the database file.
+const checkpointInterval = 500 * time.Millisecond
+
+// checkpointer copies committed WAL frames into the database file in the
+// background (PASSIVE: it never blocks the writer or readers), so the WAL
+// stays small without the writer doing that work.
+func (s *Store) checkpointer() {
+	defer close(s.checkpointed)
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		// A busy or locked database just means "next time".
+		s.c.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+	}
+}
+
+// walLimit is the WAL size past which the writer resets the file. Each
+// reset stalls commits for a checkpoint sync (tens of ms here), so it is
+// set high enough to be rare at full load and never hit at moderate load.
+const walLimit = 512 << 20
+
+// trimWAL starts the WAL file over when it has grown past walLimit. The
+// checkpointer's PASSIVE runs copy frames but cannot reset the file while
+// the writer keeps writing; between two commits the writer can, and since
+// most frames are already copied this costs little.
+func (s *Store) trimWAL(ctx context.Context) {
+	if fi, err := os.Stat(s.path + "-wal"); err != nil || fi.Size() <= walLimit {
+		return
+	}
+	if _, err := s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return // readers in the way: next time
+	}
+}
+
+func applyMigrations(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlite: migrations table: %w", err)
+	}
+	steps, err := migrate.List(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	for _, m := range steps {
+		version := m.Version
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+			return fmt.Errorf("sqlite: migration %d: %w", version, err)
+		}
+		if n > 0 {
+			continue
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("sqlite: migration %d: %w", version, err)
+		}
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("sqlite: migration %d: %w", version, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, time.Now().UnixMilli()); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("sqlite: migration %d: %w", version, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("sqlite: migration %d: %w", version, err)
+		}
+	}
+	return nil
+}
+
+// errClosed answers writes after Close: unavailable, as on PostgreSQL, so
+// that a request racing with shutdown gets 503 and may be retried.
+var errClosed = fmt.Errorf("sqlite: store closed: %w", herald.ErrUnavailable)
+
+// uriPath escapes the characters that would end or change the path part
+// of a SQLite "file:" URI.
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23")
+
+// write runs fn inside the writer's next transaction and waits for the
+// commit. fn runs again, alone, if another operation of its batch failed,
+// so it must not keep state between runs; its effects are rolled back if it
+// fails.
+func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	o := op{fn: fn, done: make(chan error, 1)}
+	select {
+	case <-s.stop:
+		return errClosed
+	default:
+	}
+	select {
+	case s.ops <- o:
+	case <-s.stop:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued the operation runs to commit; wait for it so the caller
+	// never reports failure for something that was stored. If the writer
+	// exited first (Close raced with this call), the operation never ran.
+	select {
+	case err := <-o.done:
+		return err
+	case <-s.done:
+		select {
+		case err := <-o.done:
+			return err
+		default:
+			return errClosed
+		}
+	}
+}
+
+func (s *Store) writer() {
+	defer close(s.done)
+	ctx := context.Background()
+	batch := make([]op, 0, maxBatch)
+	commits := 0
+	for {
+		select {
+		case o := <-s.ops:
+			batch = append(batch[:0], o)
+		case <-s.stop:
+			// Drain what was queued before stopping.
+			for {
+				select {
+				case o := <-s.ops:
+					s.commit(ctx, []op{o})
+				default:
+					return
+				}
+			}
+		}
+		// Wait a moment for more operations to join the commit. Every
+		// commit rewrites whole pages (the same index pages, mostly) into
+		// the WAL; one commit per event at a moderate rate writes ~25 KB of
+		// WAL per event, and that volume, not the CPU, ends up stalling the
+		// disk. A couple of milliseconds groups a few events per commit.
+		linger := time.NewTimer(lingerFor)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case o := <-s.ops:
+				batch = append(batch, o)
+			case <-linger.C:
+				break fill
+			}
+		}
+		linger.Stop()
+		s.commit(ctx, batch)
+		if commits++; commits%64 == 0 {
+			s.trimWAL(ctx)
+		}
+	}
+}
+
+// commit runs a batch of operations in one transaction. If one fails, the
+// transaction is rolled back and each operation is run again in its own
+// transaction, so one bad operation never fails the others. (Failures are
+// rare; savepoints around every operation cost more than the retry.)
+func (s *Store) commit(ctx context.Context, batch []op) {
+	err := s.runTx(ctx, batch)
+	if err == nil {
+		for _, o := range batch {
+			o.done <- nil
+		}
+		return
+	}
+	if len(batch) == 1 {
+		batch[0].done <- err
+		return
+	}
+	for _, o := range batch {
+		o.done <- s.runTx(ctx, []op{o})
+	}
+}
+
+func (s *Store) runTx(ctx context.Context, batch []op) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	for _, o := range batch {
+		if err := o.fn(ctx, tx); err != nil {
+			tx.Rollback()
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// Close stops the writer after the queued operations and closes the file.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.done
+		<-s.checkpointed
+		err = s.closeDBs()
+	})
+	return err
+}
+
+func (s *Store) closeDBs() error {
+	s.stmts.close()
+	return errors.Join(s.r.Close(), s.c.Close(), s.w.Close())
+}
+
+// Wakeups returns nil: one process owns a SQLite file, and it announces
+// the work it stores itself.
+func (s *Store) Wakeups() <-chan struct{} { return nil }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+type statements struct {
+	insertEvent, insertDelivery, getIdem, putIdem, insertAttempt, updateDelivery, eventBody, renew, release, expire *sql.Stmt
+}
+
+func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
+	var err error
+	p := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var s *sql.Stmt
+		s, err = db.PrepareContext(ctx, q)
+		if err != nil {
+			err = fmt.Errorf("sqlite: prepare %q: %w", q, err)
+		}
+		return s
+	}
+	st.insertEvent = p(`INSERT INTO events (id, environment_id, type, connection_id, provider_config_key, body, skipped,
+		unknown_fields, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	st.insertDelivery = p(`INSERT INTO deliveries (id, event_id, environment_id, type, connection_id, provider_config_key, url,
+		status, attempts, next_attempt_at, lease_until, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`)
+	st.getIdem = p(`SELECT response FROM idempotency_keys WHERE environment_id = ? AND key = ? AND created_at > ?`)
+	st.putIdem = p(`INSERT OR REPLACE INTO idempotency_keys (environment_id, key, response, created_at) VALUES (?, ?, ?, ?)`)
+	st.insertAttempt = p(`INSERT OR REPLACE INTO attempts (delivery_id, number, started_at, duration_ms, status_code, error, response_body)
+		SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?)`)
+	st.updateDelivery = p(`UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, lease_until = NULL,
+		last_status_code = ?, last_error = ?, updated_at = ? WHERE id = ?`)
+	st.eventBody = p(`SELECT body FROM events WHERE id = ?`)
+	st.renew = p(`UPDATE deliveries SET lease_until = ? WHERE id = ? AND status = 'sending'`)
+	st.release = p(`UPDATE deliveries SET status = 'pending', lease_until = NULL, next_attempt_at = ?, updated_at = ?
+		WHERE id = ? AND status = 'sending'`)
+	st.expire = p(`UPDATE deliveries SET status = 'pending', lease_until = NULL, next_attempt_at = coalesce(next_attempt_at, ?)
+		WHERE status = 'sending' AND lease_until < ?`)
+	return err
+}
+
+func (st *statements) close() {
+	for _, s := range []*sql.Stmt{st.insertEvent, st.insertDelivery, st.getIdem, st.putIdem, st.insertAttempt, st.updateDelivery, st.eventBody, st.renew, st.release, st.expire} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
