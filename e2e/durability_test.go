@@ -43,7 +43,7 @@ func TestCrashRecovery(t *testing.T) { forEachStore(t, testCrashRecovery) }
 
 func testCrashRecovery(t *testing.T) {
 	t.Parallel()
-	h := startHerald(t, heraldOpts{})
+	h := startHerald(t, heraldOpts{Lease: crashLease})
 
 	// The receiver holds every request until all events are accepted, then
 	// answers each after ~20 ms; the 100th arrival triggers kill -9.
@@ -210,12 +210,13 @@ func testGracefulShutdown(t *testing.T) {
 		}
 	})
 
-	// An attempt that does not finish within the shutdown grace is released,
+	// An attempt that does not finish within the shutdown grace (shortened
+	// here to 500 ms) is released,
 	// and herald still exits 0 within 30 s; the delivery is made after a
 	// restart.
 	t.Run("hanging_attempt_released", func(t *testing.T) {
 		t.Parallel()
-		h := startHerald(t, heraldOpts{})
+		h := startHerald(t, heraldOpts{ShutdownGrace: 500 * time.Millisecond})
 		rc := newReceiver(t, func(r received) reply {
 			if r.N == 1 {
 				return reply{Hang: true}
@@ -249,7 +250,7 @@ func TestCrashDuringIngest(t *testing.T) { forEachStore(t, testCrashDuringIngest
 
 func testCrashDuringIngest(t *testing.T) {
 	t.Parallel()
-	h := startHerald(t, heraldOpts{})
+	h := startHerald(t, heraldOpts{Lease: crashLease})
 	rc := newReceiver(t, nil)
 	e := newEnv(t, h)
 	e.patch(t, map[string]any{"primary_url": rc.URL("/hook")})

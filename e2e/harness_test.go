@@ -9,8 +9,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
-	"github.com/heraldhq/herald/internal/pgtest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -27,6 +27,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/pgtest"
 )
 
 // heraldBin is the herald binary TestMain built.
@@ -40,6 +42,11 @@ const (
 	// stateTimeout bounds every poll for a delivery state. Generous on
 	// purpose: it is a deadlock detector, not a performance assertion.
 	stateTimeout = 60 * time.Second
+	// crashLease is the lease of processes that tests kill: after a kill,
+	// another process takes over the victim's claimed deliveries once it
+	// ends. Short enough to keep the tests fast, long enough that a live
+	// process under -race renews it in time (it renews every third).
+	crashLease = 3 * time.Second
 )
 
 func TestMain(m *testing.M) {
@@ -47,6 +54,15 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	// These tests spend their time waiting on other processes (herald,
+	// receivers, PostgreSQL), not on the CPU: run more of them at once than
+	// -parallel's default of GOMAXPROCS, unless the caller chose a number.
+	flag.Parse()
+	parallelSet := false
+	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
+	if !parallelSet {
+		flag.Set("test.parallel", "8")
+	}
 	dir, err := os.MkdirTemp("", "herald-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
@@ -97,6 +113,12 @@ type heraldOpts struct {
 	NoPrivateURLs bool
 	// NoAdminKey leaves out --admin-key.
 	NoAdminKey bool
+	// Lease, when set, is passed as --lease: crash tests shorten it so
+	// that another process takes over a killed one's deliveries in
+	// seconds instead of the default 30 s.
+	Lease time.Duration
+	// ShutdownGrace, when set, is passed as --shutdown-grace.
+	ShutdownGrace time.Duration
 	// Raw, when non-nil, replaces every flag above: herald serve gets
 	// exactly these arguments.
 	Raw []string
@@ -174,6 +196,12 @@ func startHerald(t *testing.T, opts heraldOpts) *herald {
 	}
 	if !opts.NoPrivateURLs {
 		args = append(args, "--allow-private-urls")
+	}
+	if opts.Lease > 0 {
+		args = append(args, "--lease", opts.Lease.String())
+	}
+	if opts.ShutdownGrace > 0 {
+		args = append(args, "--shutdown-grace", opts.ShutdownGrace.String())
 	}
 	if opts.Raw != nil {
 		args = append([]string{"serve"}, opts.Raw...)
@@ -973,7 +1001,3 @@ func parseTime(t *testing.T, s string) time.Time {
 	}
 	return ts
 }
-
-// settle sleeps for d; it makes the few deliberate "nothing more arrives"
-// periods explicit. It is never used to wait for herald to do something.
-func settle(d time.Duration) { time.Sleep(d) }

@@ -57,8 +57,16 @@ func testDeliveryLog(t *testing.T) {
 	for i := 0; i < firstGroup; i++ {
 		post(i)
 	}
-	// A gap so that the two groups have distinct created_at values (ms).
-	time.Sleep(30 * time.Millisecond)
+	// The two groups must have distinct created_at values (ms): wait until
+	// the clock has moved past the first group's last event.
+	var ev struct {
+		CreatedAt string `json:"created_at"`
+	}
+	e.do(t, "GET", "/events/"+all[firstGroup-1].eventID, nil).decode(t, &ev)
+	lastFirst := parseTime(t, ev.CreatedAt)
+	waitFor(t, time.Second, "the clock to pass the first group", func() (bool, string) {
+		return time.Now().After(lastFirst.Add(2 * time.Millisecond)), lastFirst.String()
+	})
 	for i := firstGroup; i < total; i++ {
 		post(i)
 	}

@@ -68,7 +68,7 @@ func startCluster(t *testing.T, dsn string, n int) []*herald {
 	t.Helper()
 	var hs []*herald
 	for range n {
-		hs = append(hs, startHerald(t, heraldOpts{DB: dsn}))
+		hs = append(hs, startHerald(t, heraldOpts{DB: dsn, Lease: crashLease}))
 	}
 	return hs
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"time"
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/server"
@@ -19,7 +20,20 @@ func versionString() string { return herald.Version }
 
 // parseServeFlags reads flags over environment variables over defaults.
 func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer) (server.Config, error) {
-	cfg := server.Config{Addr: "127.0.0.1:8080", Database: "sqlite:herald.db"}
+	cfg := server.Config{Addr: "127.0.0.1:8080", Database: "sqlite:herald.db",
+		Lease: server.DefaultLease, ShutdownGrace: server.DefaultShutdownGrace}
+	envDuration := func(name string, dst *time.Duration) error {
+		v := getenv(name)
+		if v == "" {
+			return nil
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%s: %q is not a duration such as 30s", name, v)
+		}
+		*dst = d
+		return nil
+	}
 	envBool := func(name string) (bool, error) {
 		v := getenv(name)
 		if v == "" {
@@ -45,6 +59,12 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	if cfg.Dev, err = envBool("HERALD_DEV"); err != nil {
 		return cfg, err
 	}
+	if err := envDuration("HERALD_LEASE", &cfg.Lease); err != nil {
+		return cfg, err
+	}
+	if err := envDuration("HERALD_SHUTDOWN_GRACE", &cfg.ShutdownGrace); err != nil {
+		return cfg, err
+	}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (HERALD_ADDR)")
@@ -52,8 +72,16 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	fs.StringVar(&cfg.AdminKey, "admin-key", cfg.AdminKey, "bearer key for /admin/* (HERALD_ADMIN_KEY)")
 	fs.BoolVar(&cfg.AllowPrivateURLs, "allow-private-urls", cfg.AllowPrivateURLs, "allow webhook URLs on loopback and private networks (HERALD_ALLOW_PRIVATE_URLS)")
 	fs.BoolVar(&cfg.Dev, "dev", cfg.Dev, "local development: allow private URLs, create an admin key and a dev environment (HERALD_DEV)")
+	fs.DurationVar(&cfg.Lease, "lease", cfg.Lease, "how long a claimed delivery stays with a process that stops renewing it (it crashed) before another takes it over; 1s–10m (HERALD_LEASE)")
+	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cfg.ShutdownGrace, "how long in-flight attempts may finish at shutdown before they are released; 100ms–25s (HERALD_SHUTDOWN_GRACE)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
+	}
+	if cfg.Lease < time.Second || cfg.Lease > 10*time.Minute {
+		return cfg, fmt.Errorf("serve: --lease %s is outside 1s–10m", cfg.Lease)
+	}
+	if cfg.ShutdownGrace < 100*time.Millisecond || cfg.ShutdownGrace > 25*time.Second {
+		return cfg, fmt.Errorf("serve: --shutdown-grace %s is outside 100ms–25s (herald exits within 30 s of SIGTERM)", cfg.ShutdownGrace)
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))

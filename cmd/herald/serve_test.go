@@ -4,6 +4,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/internal/server"
 )
@@ -28,6 +29,13 @@ func TestParseServeFlags(t *testing.T) {
 		{name: "dev from env", env: map[string]string{"HERALD_DEV": "true"},
 			want: server.Config{Addr: "127.0.0.1:8080", Database: "sqlite:herald.db", Dev: true, AllowPrivateURLs: true}},
 		{name: "bad bool env", env: map[string]string{"HERALD_DEV": "maybe"}, wantErr: "HERALD_DEV"},
+		{name: "lease and grace from env", env: map[string]string{"HERALD_LEASE": "2s", "HERALD_SHUTDOWN_GRACE": "500ms"},
+			want: server.Config{Addr: "127.0.0.1:8080", Database: "sqlite:herald.db", Lease: 2 * time.Second, ShutdownGrace: 500 * time.Millisecond}},
+		{name: "lease flag wins", args: []string{"--lease", "5s", "--shutdown-grace", "1s"}, env: map[string]string{"HERALD_LEASE": "2s"},
+			want: server.Config{Addr: "127.0.0.1:8080", Database: "sqlite:herald.db", Lease: 5 * time.Second, ShutdownGrace: time.Second}},
+		{name: "bad lease env", env: map[string]string{"HERALD_LEASE": "soon"}, wantErr: "HERALD_LEASE"},
+		{name: "lease too short", args: []string{"--lease", "10ms"}, wantErr: "--lease"},
+		{name: "grace too long", args: []string{"--shutdown-grace", "1m"}, wantErr: "--shutdown-grace"},
 		{name: "unknown flag", args: []string{"--nope"}, wantErr: "nope"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected argument"},
 	}
@@ -42,6 +50,12 @@ func TestParseServeFlags(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tt.want.Lease == 0 {
+				tt.want.Lease = server.DefaultLease
+			}
+			if tt.want.ShutdownGrace == 0 {
+				tt.want.ShutdownGrace = server.DefaultShutdownGrace
 			}
 			if got != tt.want {
 				t.Fatalf("got %+v, want %+v", got, tt.want)

@@ -34,7 +34,20 @@ type Config struct {
 	AdminKey         string
 	AllowPrivateURLs bool
 	Dev              bool
+	// Lease is how long a claimed delivery stays with this process without
+	// a renewal; after a crash, other processes take it over once it ends.
+	// 0: DefaultLease.
+	Lease time.Duration
+	// ShutdownGrace is how long in-flight attempts may finish at shutdown
+	// before they are released. 0: DefaultShutdownGrace.
+	ShutdownGrace time.Duration
 }
+
+// Defaults of Config.
+const (
+	DefaultLease         = 30 * time.Second
+	DefaultShutdownGrace = 10 * time.Second
+)
 
 // OpenStore opens the database named by a --database value.
 func OpenStore(ctx context.Context, dsn string, log *slog.Logger) (herald.Store, error) {
@@ -104,7 +117,8 @@ func Run(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger, out
 
 	client := egress.New(egressOpts)
 	defer client.CloseIdleConnections()
-	d := dispatch.New(dispatch.Config{Store: store, Client: client, Logger: log})
+	d := dispatch.New(dispatch.Config{Store: store, Client: client, Logger: log, Lease: cfg.Lease,
+		ShutdownGrace: cfg.ShutdownGrace})
 	svc := &intake.Service{Store: store, Dispatcher: d}
 	apiHandler := api.New(api.Config{
 		Store: store, Intake: svc, Environments: envs, AdminKeyHashes: adminHashes, Logger: log,
