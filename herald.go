@@ -1,10 +1,3 @@
-// Package herald holds the domain of the herald webhook delivery service:
-// environments and their webhook settings, events, deliveries and attempts,
-// the retry policy, and the Store interface that the database adapters
-// (store/sqlite, and later store/postgres) implement.
-//
-// The package has no dependencies on HTTP, SQL drivers or the dispatcher;
-// everything else depends on it, never the other way round.
 package herald
 
 import (

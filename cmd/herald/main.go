@@ -1,6 +1,6 @@
 // Command herald runs the herald webhook delivery service.
 //
-//	herald serve [--addr] [--database] [--admin-key] [--allow-private-urls] [--dev]
+//	herald serve [--addr] [--database] [--admin-key] [--allow-private-urls] [--dev] [--lease] [--shutdown-grace]
 //	herald bench [flags]
 package main
 

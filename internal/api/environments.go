@@ -3,8 +3,6 @@ package api
 import (
 	"net/http"
 
-	"github.com/google/uuid"
-
 	herald "github.com/heraldhq/herald"
 )
 
@@ -61,9 +59,9 @@ func (s *Server) listEnvironments(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) deleteEnvironment(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	if _, err := uuid.Parse(id); err != nil {
-		return errf(http.StatusBadRequest, CodeInvalidURIParams, "id: must be a UUID")
+	id, err := pathID(r)
+	if err != nil {
+		return err
 	}
 	if err := s.cfg.Environments.Delete(r.Context(), id); err != nil {
 		return err

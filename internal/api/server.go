@@ -1,6 +1,3 @@
-// Package api is herald's HTTP API (docs/README.md): routing,
-// authentication, request limits, validation and the error envelope. It
-// reaches the data only through herald.Store and the intake service.
 package api
 
 import (

@@ -1,14 +1,3 @@
-// Package dispatch delivers claimed webhooks: it claims due deliveries from
-// the store in batches, queues each on the lane of its target URL, makes the
-// attempts through the egress client, and writes the outcomes back in
-// batches.
-//
-// Isolation comes from the lanes: each URL has its own queue and at most
-// LaneConcurrency attempts in flight, so an endpoint that hangs ties up only
-// its own lane, and a full lane is left out of the next claim instead of
-// filling memory. Retries are rows in the store with a later
-// next_attempt_at, so a retry storm never sits in front of first attempts in
-// memory.
 package dispatch
 
 import (

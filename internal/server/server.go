@@ -1,7 +1,3 @@
-// Package server wires herald together: the store named by the
-// configuration, the egress client, the dispatcher, the intake service and
-// the API, run until the context ends and then shut down gracefully. The
-// serve command and the benchmark both start herald through it.
 package server
 
 import (

@@ -1,12 +1,3 @@
-// Package postgres is herald's scale-out store: several herald processes
-// share one PostgreSQL database through github.com/jackc/pgx/v5.
-//
-// Each due delivery is claimed by exactly one process (FOR UPDATE SKIP
-// LOCKED) with a lease that the holder renews; a dead process's leases run
-// out and its deliveries are claimed again. Ingests are group-committed: a
-// few writer goroutines each take whatever requests are waiting and store
-// them in one transaction with multi-row inserts. NOTIFY on commit wakes
-// idle processes when work is stored for anyone to claim.
 package postgres
 
 import (
@@ -52,20 +43,12 @@ type Store struct {
 
 	ingests chan ingestOp
 	stop    chan struct{}
-	wg      sync.WaitGroup
-	wakeups chan struct{}
+	// writersDone is closed once every writer has exited.
+	writersDone chan struct{}
+	wg          sync.WaitGroup
+	wakeups     chan struct{}
 
 	closeOnce sync.Once
-}
-
-type ingestOp struct {
-	req  herald.IngestRequest
-	done chan ingestResult
-}
-
-type ingestResult struct {
-	replay []byte
-	err    error
 }
 
 // Open connects to the database at dsn (a postgres:// URL; a search_path
@@ -91,7 +74,8 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{pool: pool, log: log, dsn: dsn, ingests: make(chan ingestOp, maxIngestOps*writers),
-		stop: make(chan struct{}), wakeups: make(chan struct{}, 1)}
+		writersDone: make(chan struct{}),
+		stop:        make(chan struct{}), wakeups: make(chan struct{}, 1)}
 	for range writers {
 		s.wg.Add(1)
 		go s.writer()
@@ -148,6 +132,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		s.wg.Wait()
+		close(s.writersDone)
 		s.pool.Close()
 	})
 	return nil

@@ -1,21 +1,3 @@
-// Package storetest is the behaviour every herald.Store must have, written
-// once against the interface and run by each database adapter's tests
-// (store/sqlite today, store/postgres later):
-//
-//	func TestStore(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) herald.Store {
-//			s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "herald.db"))
-//			if err != nil {
-//				t.Fatal(err)
-//			}
-//			t.Cleanup(func() { s.Close() })
-//			return s
-//		})
-//	}
-//
-// The suite uses only the exported API. Its clock is synthetic (every time
-// the store sees comes from the test), and it compares times at millisecond
-// precision, which is what stores keep.
 package storetest
 
 import (

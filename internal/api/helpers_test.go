@@ -1,0 +1,290 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/dispatch"
+	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/environments"
+	"github.com/heraldhq/herald/internal/intake"
+	"github.com/heraldhq/herald/internal/store/cache"
+	"github.com/heraldhq/herald/internal/store/sqlite"
+)
+
+// adminKey is the admin key of every fixture that has one.
+const adminKey = "admin-key-for-tests"
+
+// Event bodies Nango sends.
+const (
+	validAuth = `{"type":"auth","connectionId":"c1","providerConfigKey":"github","authMode":"OAUTH2","provider":"github","environment":"prod","operation":"creation","success":true}`
+	validSync = `{"type":"sync","connectionId":"c1","providerConfigKey":"p","syncName":"s","model":"M","syncType":"INCREMENTAL","success":true,` +
+		`"responseResults":{"added":1,"updated":0,"deleted":0},"modifiedAfter":"2026-03-25T19:42:49.717Z"}`
+)
+
+// discard is the logger of every fixture: expected failures (a closed
+// store) would only be noise in the test output.
+var discard = slog.New(slog.DiscardHandler)
+
+// options vary a fixture.
+type options struct {
+	// noAdmin starts the API without any admin key.
+	noAdmin bool
+	// cache tunes the environment cache (a frozen clock keeps entries).
+	cache cache.Options
+	// mount is handed to Server.Mount before the server starts.
+	mount map[string]http.Handler
+}
+
+// fixture is the API wired as internal/server wires it: a real SQLite file
+// behind the cache, a running dispatcher with a loopback-capable egress
+// client, the intake and environments services, served on loopback.
+type fixture struct {
+	db    *sqlite.Store
+	store *cache.Store
+	envs  *environments.Service
+	url   string
+}
+
+func newFixture(t *testing.T, o options) *fixture {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	store := cache.New(db, o.cache)
+	egressOpts := egress.Options{AllowPrivate: true}
+	envs := environments.New(environments.Config{Store: store,
+		CheckURL: func(ctx context.Context, u string) error { return egress.CheckURL(ctx, u, egressOpts) }})
+
+	client := egress.New(egressOpts)
+	d := dispatch.New(dispatch.Config{Store: store, Client: client, Logger: discard})
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); d.Run(runCtx) }()
+	t.Cleanup(func() {
+		stop()
+		<-done
+		client.CloseIdleConnections()
+	})
+
+	var hashes [][]byte
+	if !o.noAdmin {
+		sum := sha256.Sum256([]byte(adminKey))
+		hashes = append(hashes, sum[:])
+	}
+	srv := api.New(api.Config{Store: store, Intake: &intake.Service{Store: store, Dispatcher: d},
+		Environments: envs, AdminKeyHashes: hashes, Logger: discard})
+	for pattern, h := range o.mount {
+		srv.Mount(pattern, h)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return &fixture{db: db, store: store, envs: envs, url: ts.URL}
+}
+
+// newEnv creates an environment through the service and applies patch
+// (nil: default settings). The result holds its secret key.
+func (f *fixture) newEnv(t *testing.T, name string, patch map[string]any) *herald.Environment {
+	t.Helper()
+	env, err := f.envs.Create(t.Context(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if patch != nil {
+		if env.Settings, err = f.envs.UpdateSettings(t.Context(), env, patch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return env
+}
+
+// response is an answer read whole.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// do sends one request. body is nil, a string or an io.Reader (sent
+// chunked, without Content-Length); key is the bearer key ("" for none);
+// hdr are extra header name/value pairs, which may override Authorization.
+func (f *fixture) do(t *testing.T, method, path, key string, body any, hdr ...string) response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case io.Reader:
+		rd = b
+	default:
+		t.Fatalf("body of type %T", body)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, f.url+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read: %v", method, path, err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// want fails the test unless r has status.
+func (r response) want(t *testing.T, status int) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d; body %s", r.status, status, r.body)
+	}
+}
+
+// decode reads r's JSON body into v, refusing fields v does not declare.
+func (r response) decode(t *testing.T, v any) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(r.body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// envelope is the error body (docs/errors.md).
+type envelope struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// checkError checks that r is the error envelope with status and code
+// ("" skips the code) and that its message holds every mention.
+func checkError(t *testing.T, r response, status int, code string, mention ...string) envelope {
+	t.Helper()
+	if r.status != status {
+		t.Errorf("status %d, want %d; body %s", r.status, status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q, want application/json", ct)
+	}
+	var e envelope
+	dec := json.NewDecoder(bytes.NewReader(r.body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		t.Fatalf("body %q is not the error envelope: %v", r.body, err)
+	}
+	if code != "" && e.Error.Code != code {
+		t.Errorf("code %q, want %q (message %q)", e.Error.Code, code, e.Error.Message)
+	}
+	if e.Error.Message == "" {
+		t.Errorf("empty message in %s", r.body)
+	}
+	for _, m := range mention {
+		if !strings.Contains(e.Error.Message, m) {
+			t.Errorf("message %q does not mention %q", e.Error.Message, m)
+		}
+	}
+	return e
+}
+
+// received is one webhook request as a receiver got it.
+type received struct {
+	header http.Header
+	body   []byte
+}
+
+// receiver is a webhook endpoint on loopback that answers 200 and keeps
+// every request.
+type receiver struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	reqs []received
+}
+
+func newReceiver(t *testing.T) *receiver {
+	t.Helper()
+	rc := &receiver{}
+	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		rc.mu.Lock()
+		rc.reqs = append(rc.reqs, received{header: r.Header.Clone(), body: b})
+		rc.mu.Unlock()
+	}))
+	t.Cleanup(rc.srv.Close)
+	return rc
+}
+
+func (rc *receiver) url(path string) string { return rc.srv.URL + path }
+
+func (rc *receiver) requests() []received {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]received(nil), rc.reqs...)
+}
+
+// waitFor polls cond every 10 ms until it holds, failing the test after
+// a deadline far beyond what any condition here needs.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// accepted is the 202 answer of POST /events.
+type accepted struct {
+	ID         string `json:"id"`
+	Type       string `json:"type"`
+	Deliveries []struct {
+		ID  string `json:"id"`
+		URL string `json:"url"`
+	} `json:"deliveries"`
+	Skipped *string `json:"skipped"`
+}
+
+// environmentView is the answer of GET /environment.
+type environmentView struct {
+	ID                string         `json:"id"`
+	Name              string         `json:"name"`
+	Settings          map[string]any `json:"webhook_settings"`
+	WebhookSigningKey string         `json:"webhook_signing_key"`
+}
+
+func (f *fixture) getEnvironment(t *testing.T, key string) environmentView {
+	t.Helper()
+	r := f.do(t, "GET", "/environment", key, nil)
+	r.want(t, http.StatusOK)
+	var v environmentView
+	r.decode(t, &v)
+	return v
+}

@@ -1,0 +1,19 @@
+// Package bench is herald's reproducible benchmark (herald bench). It
+// starts its own loopback receivers and its own herald — in this process
+// on SQLite or PostgreSQL, or as a child process for the memory figure —
+// and measures, in one run:
+//
+//   - the raw ceiling: a minimal Go client POSTing one body with
+//     keep-alive to the receiver, the machine's limit;
+//   - herald end to end, events posted one per request and in batches:
+//     events accepted/s, deliveries completed/s and their ratio to the
+//     ceiling;
+//   - accept-to-first-attempt latency at a fixed rate;
+//   - isolation: throughput of healthy URLs while 20 % of URLs hang until
+//     the timeout, as a ratio to an all-healthy run;
+//   - retry storm: first-attempt latency of healthy URLs while 50 % of URLs
+//     answer 500, as a ratio to a calm run;
+//   - memory: peak RSS of a herald process holding many pending deliveries.
+//
+// All traffic stays on 127.0.0.1.
+package bench

@@ -1,0 +1,114 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	herald "github.com/heraldhq/herald"
+)
+
+// CreateEnvironment inserts env; a taken name is herald.ErrConflict.
+func (s *Store) CreateEnvironment(ctx context.Context, env *herald.Environment) error {
+	settings, err := json.Marshal(env.Settings)
+	if err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO environments (id, name, secret_key_hash, signing_key, settings, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`, env.ID, env.Name, env.SecretKeyHash, env.SigningKey, string(settings), env.CreatedAt)
+	if isUnique(err) {
+		return herald.ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("create environment: %w", wrap(err))
+	}
+	return nil
+}
+
+const envSelect = `SELECT id, name, secret_key_hash, signing_key, previous_signing_key, previous_key_expires_at, settings, created_at FROM environments`
+
+func scanEnv(row pgx.Row) (*herald.Environment, error) {
+	var e herald.Environment
+	var settings string
+	if err := row.Scan(&e.ID, &e.Name, &e.SecretKeyHash, &e.SigningKey, &e.PreviousSigningKey, &e.PreviousKeyExpiresAt, &settings, &e.CreatedAt); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, herald.ErrNotFound
+		}
+		return nil, fmt.Errorf("scan environment: %w", wrap(err))
+	}
+	e.Settings = herald.DefaultSettings()
+	if err := json.Unmarshal([]byte(settings), &e.Settings); err != nil {
+		return nil, fmt.Errorf("environment %s settings: %w", e.ID, err)
+	}
+	e.CreatedAt, e.PreviousKeyExpiresAt = e.CreatedAt.UTC(), e.PreviousKeyExpiresAt.UTC()
+	return &e, nil
+}
+
+// ListEnvironments returns every environment, oldest first.
+func (s *Store) ListEnvironments(ctx context.Context) ([]herald.Environment, error) {
+	rows, err := s.pool.Query(ctx, envSelect+` ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list environments: %w", wrap(err))
+	}
+	defer rows.Close()
+	var out []herald.Environment
+	for rows.Next() {
+		e, err := scanEnv(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *e)
+	}
+	return out, wrap(rows.Err())
+}
+
+// DeleteEnvironment removes an environment and, by cascade, all its data.
+func (s *Store) DeleteEnvironment(ctx context.Context, id string) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM deliveries WHERE environment_id = $1`, id); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM environments WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return herald.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, herald.ErrNotFound) {
+		return fmt.Errorf("delete environment: %w", wrap(err))
+	}
+	return err
+}
+
+// EnvironmentByID loads one environment.
+func (s *Store) EnvironmentByID(ctx context.Context, id string) (*herald.Environment, error) {
+	return scanEnv(s.pool.QueryRow(ctx, envSelect+` WHERE id = $1`, id))
+}
+
+// EnvironmentByKeyHash finds the environment whose secret key hashes to hash.
+func (s *Store) EnvironmentByKeyHash(ctx context.Context, hash []byte) (*herald.Environment, error) {
+	return scanEnv(s.pool.QueryRow(ctx, envSelect+` WHERE secret_key_hash = $1`, hash))
+}
+
+// UpdateSettings replaces an environment's webhook settings.
+func (s *Store) UpdateSettings(ctx context.Context, id string, settings herald.Settings) error {
+	b, err := json.Marshal(settings)
+	if err != nil {
+		return err
+	}
+	return s.execOne(ctx, "update settings", `UPDATE environments SET settings = $1 WHERE id = $2`, string(b), id)
+}
+
+// RotateSigningKey makes newKey current; the old key stays valid for
+// Standard Webhooks signatures until previousExpires.
+func (s *Store) RotateSigningKey(ctx context.Context, id, newKey string, previousExpires time.Time) error {
+	return s.execOne(ctx, "rotate signing key", `UPDATE environments SET previous_signing_key = signing_key,
+		previous_key_expires_at = $1, signing_key = $2 WHERE id = $3`, previousExpires, newKey, id)
+}

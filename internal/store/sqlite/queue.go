@@ -1,0 +1,129 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	herald "github.com/heraldhq/herald"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// ClaimDue takes back deliveries whose lease ended before req.Now, then
+// marks up to req.Limit due deliveries as sending, oldest due first, and
+// returns them with their bodies.
+func (s *Store) ClaimDue(ctx context.Context, req herald.ClaimRequest) ([]herald.Job, error) {
+	var jobs []herald.Job
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		jobs = jobs[:0]
+		if _, err := tx.StmtContext(ctx, s.stmts.expire).ExecContext(ctx, ms(req.Now), ms(req.Now)); err != nil {
+			return fmt.Errorf("claim: reclaim expired leases: %w", unavailable(err))
+		}
+		args := []any{ms(req.LeaseUntil), ms(req.Now), ms(req.Now)}
+		var exclude string
+		if len(req.ExcludeURLs) > 0 {
+			exclude = " AND url NOT IN (?" + strings.Repeat(",?", len(req.ExcludeURLs)-1) + ")"
+			for _, u := range req.ExcludeURLs {
+				args = append(args, u)
+			}
+		}
+		args = append(args, req.Limit)
+		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = 'sending', lease_until = ?, updated_at = ?
+			WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?`+exclude+`
+			ORDER BY next_attempt_at LIMIT ?)
+			RETURNING id, event_id, environment_id, url, attempts`, args...)
+		if err != nil {
+			return fmt.Errorf("claim: %w", unavailable(err))
+		}
+		for rows.Next() {
+			var j herald.Job
+			if err := rows.Scan(&j.DeliveryID, &j.EventID, &j.EnvironmentID, &j.URL, &j.Attempts); err != nil {
+				rows.Close()
+				return fmt.Errorf("claim: scan: %w", unavailable(err))
+			}
+			jobs = append(jobs, j)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("claim: %w", unavailable(err))
+		}
+		body := tx.StmtContext(ctx, s.stmts.eventBody)
+		bodies := make(map[string][]byte, len(jobs))
+		for i := range jobs {
+			b, ok := bodies[jobs[i].EventID]
+			if !ok {
+				if err := body.QueryRowContext(ctx, jobs[i].EventID).Scan(&b); err != nil {
+					return fmt.Errorf("claim: body of event %s: %w", jobs[i].EventID, err)
+				}
+				bodies[jobs[i].EventID] = b
+			}
+			jobs[i].Body = b
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return jobs, nil
+}
+
+// NextDue returns the earliest next_attempt_at among pending deliveries.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var next sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, `SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending'`).Scan(&next); err != nil {
+		return time.Time{}, false, fmt.Errorf("next due: %w", unavailable(err))
+	}
+	if !next.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromMS(next.Int64), true, nil
+}
+
+// RecordAttempts writes attempt rows and the deliveries' new states.
+func (s *Store) RecordAttempts(ctx context.Context, results []herald.AttemptResult) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		ins := tx.StmtContext(ctx, s.stmts.insertAttempt)
+		upd := tx.StmtContext(ctx, s.stmts.updateDelivery)
+		for _, r := range results {
+			a := r.Attempt
+			end := a.StartedAt.Add(time.Duration(a.DurationMS) * time.Millisecond)
+			if _, err := ins.ExecContext(ctx, r.DeliveryID, a.Number, ms(a.StartedAt), a.DurationMS, a.StatusCode, a.Error,
+				a.ResponseBody, r.DeliveryID); err != nil {
+				return fmt.Errorf("record attempt: %w", unavailable(err))
+			}
+			if _, err := upd.ExecContext(ctx, r.Status, a.Number, nullMS(r.NextAttemptAt), a.StatusCode, a.Error,
+				ms(end), r.DeliveryID); err != nil {
+				return fmt.Errorf("record delivery state: %w", unavailable(err))
+			}
+		}
+		return nil
+	})
+}
+
+// RenewLeases extends the leases of deliveries this process still holds.
+func (s *Store) RenewLeases(ctx context.Context, ids []string, until time.Time) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		st := tx.StmtContext(ctx, s.stmts.renew)
+		for _, id := range ids {
+			if _, err := st.ExecContext(ctx, ms(until), id); err != nil {
+				return fmt.Errorf("renew lease: %w", unavailable(err))
+			}
+		}
+		return nil
+	})
+}
+
+// Release puts claimed deliveries back to pending, due at now.
+func (s *Store) Release(ctx context.Context, ids []string, now time.Time) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		st := tx.StmtContext(ctx, s.stmts.release)
+		for _, id := range ids {
+			if _, err := st.ExecContext(ctx, ms(now), ms(now), id); err != nil {
+				return fmt.Errorf("release: %w", unavailable(err))
+			}
+		}
+		return nil
+	})
+}
