@@ -23,7 +23,7 @@ type Config struct {
 	// dispatcher is busy; a lane may hold more, up to half of the room
 	// left, while there is plenty (5,000).
 	LaneQueue    int
-	MaxHeld      int           // claimed deliveries held in memory in all; 100,000
+	MaxHeld      int           // claimed deliveries held in memory in all; 50,000
 	ClaimBatch   int           // deliveries per claim query; 1,000
 	PollInterval time.Duration // fallback poll when nothing signals; 1 s
 	// ClaimInterval spaces claims that found less than a full batch, so
