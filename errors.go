@@ -19,6 +19,9 @@ const (
 	// ErrorUnavailable: the database cannot be reached or written for now;
 	// nothing was stored and the same request may be retried.
 	ErrorUnavailable ErrorCode = "unavailable"
+	// ErrorIdempotencyKeyReused: an Idempotency-Key came again with a
+	// different request; nothing was stored.
+	ErrorIdempotencyKeyReused ErrorCode = "idempotency_key_reused"
 )
 
 // Error is herald's one error type with a code. Services return it for
@@ -62,6 +65,13 @@ var (
 	// ErrUnavailable wraps store errors caused by a database that cannot be
 	// reached (down, restarting, closed). The API answers 503 for them.
 	ErrUnavailable = &Error{Code: ErrorUnavailable, Message: "database unavailable"}
+	// ErrEnvironmentDeleted: the environment was deleted while a request of
+	// its own was on the way (another process deleted it): the caller's key
+	// is no longer valid.
+	ErrEnvironmentDeleted = &Error{Code: ErrorUnauthorized, Message: "invalid secret key: the environment was deleted"}
+	// ErrIdempotencyKeyReused: the key was first used with another request.
+	ErrIdempotencyKeyReused = &Error{Code: ErrorIdempotencyKeyReused,
+		Message: "this Idempotency-Key was used with a different request in the last 24 hours"}
 )
 
 // ErrorCodeOf returns the code of the first *Error in err's chain, or "" for

@@ -105,11 +105,26 @@ type Job struct {
 	URL           string
 	Attempts      int // attempts already made
 	Body          []byte
+	// LeaseGen is the claim's fencing token: the generation of the lease
+	// this process holds. Outcomes, renewals and releases carry it, and a
+	// store ignores them once another claim has taken the delivery.
+	LeaseGen int64
+}
+
+// FreshLeaseGen is the lease generation of a delivery stored already
+// claimed by the process that ingested it.
+const FreshLeaseGen = 1
+
+// Lease names one claimed delivery and the generation of its lease.
+type Lease struct {
+	DeliveryID string
+	Gen        int64
 }
 
 // AttemptResult is the outcome of one attempt and the delivery's next state.
 type AttemptResult struct {
 	DeliveryID    string
+	LeaseGen      int64 // the Job's; a stale one makes the store drop the result
 	Attempt       Attempt
 	Status        string     // next delivery status
 	NextAttemptAt *time.Time // when Status is pending

@@ -1,6 +1,7 @@
 package herald
 
 import (
+	"bytes"
 	"context"
 	"time"
 )
@@ -13,9 +14,13 @@ const IdempotencyWindow = 24 * time.Hour
 type IngestRequest struct {
 	EnvironmentID  string
 	IdempotencyKey string // empty: none
-	Response       []byte // the 202 body, stored with the key
-	Events         []EventRecord
-	Now            time.Time
+	// RequestHash identifies the request the key is used with (a SHA-256
+	// over what was sent). A repeat of the key with another hash is
+	// refused with ErrIdempotencyKeyReused.
+	RequestHash []byte
+	Response    []byte // the 202 body, stored with the key
+	Events      []EventRecord
+	Now         time.Time
 }
 
 // Store is the persistence the service needs. Implementations must make
@@ -32,7 +37,8 @@ type Store interface {
 	RotateSigningKey(ctx context.Context, id, newKey string, previousExpires time.Time) error
 
 	// Ingest stores the request atomically. When IdempotencyKey was seen in
-	// the last 24 h it stores nothing and returns the first answer.
+	// the last 24 h it stores nothing and returns the first answer, or
+	// ErrIdempotencyKeyReused when the key came with another RequestHash.
 	// Deliveries are stored with the Status given (pending when empty);
 	// those with Status sending are stored already claimed, until LeaseUntil.
 	Ingest(ctx context.Context, req IngestRequest) (replay []byte, err error)
@@ -43,20 +49,34 @@ type Store interface {
 	GetDelivery(ctx context.Context, envID, id string) (*Delivery, []byte, []Attempt, error)
 
 	// Dispatch. ClaimDue first makes deliveries whose lease ended before
-	// req.Now pending again (their holder died), then claims due ones.
+	// req.Now pending again (their holder died), then claims due ones,
+	// each under a new lease generation (Job.LeaseGen).
 	ClaimDue(ctx context.Context, req ClaimRequest) ([]Job, error)
 	// NextDue is the earliest next_attempt_at of a pending delivery.
 	NextDue(ctx context.Context) (time.Time, bool, error)
+	// RecordAttempts writes outcomes. A result whose LeaseGen is no longer
+	// the delivery's (another process claimed it since) is dropped: it
+	// writes neither an attempt nor a state.
 	RecordAttempts(ctx context.Context, results []AttemptResult) error
-	RenewLeases(ctx context.Context, ids []string, until time.Time) error
-	// Release puts claimed but unattempted deliveries back to pending.
-	Release(ctx context.Context, ids []string, now time.Time) error
+	// RenewLeases extends the leases still held under the given
+	// generations; others are left alone.
+	RenewLeases(ctx context.Context, leases []Lease, until time.Time) error
+	// Release puts claimed but unattempted deliveries back to pending,
+	// those still held under the given generations.
+	Release(ctx context.Context, leases []Lease, now time.Time) error
 	// Wakeups receives a value whenever another process sharing the
 	// database stored work that may be due now, so that an idle claimer
 	// need not poll. A store with no other writers (SQLite: one process per
 	// file) returns nil, which never receives; work stored through this
 	// process is announced by the process itself.
 	Wakeups() <-chan struct{}
+	// EnvironmentChanges receives the id of every environment changed or
+	// deleted through any process sharing the database, and "" when some
+	// changes may have been missed, so that a cache drops stale entries at
+	// once instead of at the end of its TTL. It is closed by Close. A store
+	// with no other writers returns nil: a cache in front of it sees every
+	// write itself.
+	EnvironmentChanges() <-chan string
 
 	AdminKeyStore
 	Ping(ctx context.Context) error
@@ -68,4 +88,10 @@ type Store interface {
 type AdminKeyStore interface {
 	AddAdminKeyHash(ctx context.Context, hash []byte) error
 	AdminKeyHashes(ctx context.Context) ([][]byte, error)
+}
+
+// SameRequest reports whether a stored request hash matches a new one. A key
+// stored before hashes were kept (empty) matches any request.
+func SameRequest(stored, hash []byte) bool {
+	return len(stored) == 0 || bytes.Equal(stored, hash)
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // MaxURLLength is the longest destination URL ValidateURL accepts, in bytes.
@@ -25,6 +26,10 @@ func ValidateURL(raw string) (*url.URL, error) {
 	}
 	if len(raw) > MaxURLLength {
 		return nil, fmt.Errorf("URL is %d bytes long; the limit is %d", len(raw), MaxURLLength)
+	}
+	if !utf8.ValidString(raw) {
+		// How a lone surrogate escape arrives (see package canonjson).
+		return nil, errors.New("URL is not valid UTF-8")
 	}
 	if strings.ContainsFunc(raw, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
 		return nil, errors.New("URL contains whitespace or control characters")

@@ -51,6 +51,7 @@ func TestValidateURL(t *testing.T) {
 		{"http://0x7f.1/", "non-canonical"},
 		{"http://127.1/", "non-canonical"},
 		{"http://%zz/", "invalid URL"},
+		{"https://example.com/\xed\xba\xad", "UTF-8"},
 	}
 	for _, tt := range tests {
 		name := tt.raw

@@ -372,9 +372,17 @@ func testIdempotency(t *testing.T) {
 	if string(r2.Body) != string(r1.Body) {
 		t.Errorf("repeat with the same Idempotency-Key:\n got %s\nwant %s", r2.Body, r1.Body)
 	}
-	// Same key, different body: still the first answer, nothing new.
-	if r := postKey("/events", validSync, "key-1"); string(r.Body) != string(r1.Body) {
-		t.Errorf("same key, other body:\n got %s\nwant the first answer %s", r.Body, r1.Body)
+	// Same key, different body: 422 idempotency_key_reused, nothing new
+	// (TestIdempotencyKeyReused). The same body with its keys in another
+	// order is the same request: the first answer.
+	checkError(t, e.do(t, "POST", "/events", validSync, "Idempotency-Key", "key-1"), http.StatusUnprocessableEntity,
+		"idempotency_key_reused", "Idempotency-Key")
+	reordered := `{"providerConfigKey":"github","payload":{"statusUrl":"/action/a1","id":"a1"},"connectionId":"c1","type":"async_action"}`
+	if !jsonEqual([]byte(reordered), []byte(asyncEvent)) {
+		t.Fatalf("test bug: %s is not %s reordered", reordered, asyncEvent)
+	}
+	if r := postKey("/events", reordered, "key-1"); string(r.Body) != string(r1.Body) {
+		t.Errorf("same key, same body in another key order:\n got %s\nwant the first answer %s", r.Body, r1.Body)
 	}
 	a3 := single(postKey("/events", asyncEvent, "key-2"))
 	if a3.ID == a1.ID || a3.Deliveries[0].ID == a1.Deliveries[0].ID {

@@ -189,6 +189,11 @@ func startHerald(t *testing.T, opts heraldOpts) *herald {
 	database := opts.DB
 	if !strings.HasPrefix(database, "postgres://") {
 		database = "sqlite:" + database
+	} else if !strings.Contains(database, "pool_max_conns") {
+		// Eight tests run at once, some with three processes: keep each
+		// process's pool small so that they fit in the server's
+		// max_connections (100 by default).
+		database += "&pool_max_conns=4"
 	}
 	args := []string{"serve", "--addr", "127.0.0.1:0", "--database", database}
 	if !opts.NoAdminKey {

@@ -64,11 +64,11 @@ func waitAllSucceededPG(t *testing.T, dsn string, want int) {
 }
 
 // startCluster starts n herald processes on one new schema.
-func startCluster(t *testing.T, dsn string, n int) []*herald {
+func startCluster(t *testing.T, dsn string, n int, lease time.Duration) []*herald {
 	t.Helper()
 	var hs []*herald
 	for range n {
-		hs = append(hs, startHerald(t, heraldOpts{DB: dsn, Lease: crashLease}))
+		hs = append(hs, startHerald(t, heraldOpts{DB: dsn, Lease: lease}))
 	}
 	return hs
 }
@@ -131,7 +131,7 @@ func postSpread(t *testing.T, hs []*herald, key string, events, per int, tolerat
 func TestPostgresThreeProcesses(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.DSN(t)
-	hs := startCluster(t, dsn, 3)
+	hs := startCluster(t, dsn, 3, 0)
 	rc := newReceiver(t, nil)
 	e := newEnv(t, hs[0])
 	e.patch(t, map[string]any{"primary_url": rc.URL("/hook")})
@@ -202,7 +202,7 @@ func localPorts(t *testing.T, pid int) map[string]bool {
 func TestPostgresKillOneOfThree(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.DSN(t)
-	hs := startCluster(t, dsn, 3)
+	hs := startCluster(t, dsn, 3, crashLease)
 	const events = 3000
 	var once sync.Once
 	killNow := make(chan struct{})
@@ -311,7 +311,7 @@ func TestPostgresRestart(t *testing.T) {
 			pgCluster(t, "start")
 		}
 	})
-	hs := startCluster(t, dsn, 2)
+	hs := startCluster(t, dsn, 2, 0)
 	rc := newReceiver(t, func(received) reply { return reply{Delay: 2 * time.Millisecond} })
 	e := newEnv(t, hs[0])
 	e.patch(t, map[string]any{"primary_url": rc.URL("/hook")})

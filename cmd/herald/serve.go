@@ -10,10 +10,12 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/server"
+	"github.com/heraldhq/herald/internal/store/crypt"
 )
 
 func versionString() string { return herald.Version }
@@ -65,16 +67,27 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	if err := envDuration("HERALD_SHUTDOWN_GRACE", &cfg.ShutdownGrace); err != nil {
 		return cfg, err
 	}
+	// Environment only, never a flag: a flag would show in ps.
+	if v := getenv("HERALD_ENCRYPTION_KEY"); v != "" {
+		if cfg.EncryptionKeys, err = crypt.ParseKeys(v); err != nil {
+			return cfg, fmt.Errorf("HERALD_ENCRYPTION_KEY: %w", err)
+		}
+	}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (HERALD_ADDR)")
 	fs.StringVar(&cfg.Database, "database", cfg.Database, "sqlite:PATH or postgres://… (HERALD_DATABASE_URL)")
-	fs.StringVar(&cfg.AdminKey, "admin-key", cfg.AdminKey, "bearer key for /admin/* (HERALD_ADMIN_KEY)")
+	fs.StringVar(&cfg.AdminKey, "admin-key", cfg.AdminKey, "bearer key for /admin/* (HERALD_ADMIN_KEY); visible in the process list, prefer --admin-key-file")
+	var adminKeyFile string
+	fs.StringVar(&adminKeyFile, "admin-key-file", "", "file holding the bearer key for /admin/*, one trailing newline trimmed (HERALD_ADMIN_KEY_FILE)")
 	fs.BoolVar(&cfg.AllowPrivateURLs, "allow-private-urls", cfg.AllowPrivateURLs, "allow webhook URLs on loopback and private networks (HERALD_ALLOW_PRIVATE_URLS)")
 	fs.BoolVar(&cfg.Dev, "dev", cfg.Dev, "local development: allow private URLs, create an admin key and a dev environment (HERALD_DEV)")
 	fs.DurationVar(&cfg.Lease, "lease", cfg.Lease, "how long a claimed delivery stays with a process that stops renewing it (it crashed) before another takes it over; 1s–10m (HERALD_LEASE)")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cfg.ShutdownGrace, "how long in-flight attempts may finish at shutdown before they are released; 100ms–25s (HERALD_SHUTDOWN_GRACE)")
 	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if err := resolveAdminKey(&cfg, fs, adminKeyFile, getenv); err != nil {
 		return cfg, err
 	}
 	if cfg.Lease < time.Second || cfg.Lease > 10*time.Minute {
@@ -90,6 +103,49 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		cfg.AllowPrivateURLs = true
 	}
 	return cfg, nil
+}
+
+// resolveAdminKey settles where the admin key comes from: a flag wins over
+// the environment; --admin-key with --admin-key-file (or both variables,
+// when no flag decides) is an error. A key file is read whole, with its
+// trailing newline or whitespace trimmed; a file that cannot be read, is
+// empty or holds more than one line is an error naming it.
+func resolveAdminKey(cfg *server.Config, fs *flag.FlagSet, flagFile string, getenv func(string) string) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var file, source string
+	switch {
+	case set["admin-key"] && set["admin-key-file"]:
+		return errors.New("serve: --admin-key and --admin-key-file are exclusive: give one")
+	case set["admin-key-file"]:
+		file, source = flagFile, "--admin-key-file"
+		if file == "" {
+			return errors.New("serve: --admin-key-file needs a path")
+		}
+	case set["admin-key"]:
+		return nil
+	default:
+		file, source = getenv("HERALD_ADMIN_KEY_FILE"), "HERALD_ADMIN_KEY_FILE"
+		if file != "" && getenv("HERALD_ADMIN_KEY") != "" {
+			return errors.New("serve: HERALD_ADMIN_KEY and HERALD_ADMIN_KEY_FILE are both set: set one")
+		}
+	}
+	if file == "" {
+		return nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("serve: %s: cannot read the admin key file: %w", source, err)
+	}
+	key := strings.TrimRight(string(b), " \t\r\n")
+	switch {
+	case key == "":
+		return fmt.Errorf("serve: %s: the admin key file %s is empty", source, file)
+	case strings.ContainsAny(key, "\r\n"):
+		return fmt.Errorf("serve: %s: the admin key file %s holds more than one line", source, file)
+	}
+	cfg.AdminKey = key
+	return nil
 }
 
 func serveCmd(ctx context.Context, args []string) error {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +61,83 @@ func TestParseServeFlags(t *testing.T) {
 			}
 			if got != tt.want {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestParseServeFlagsAdminKeyFile: --admin-key-file and
+// HERALD_ADMIN_KEY_FILE read the admin key from a file, trailing newline
+// trimmed; a flag wins over the environment; --admin-key with
+// --admin-key-file is an error, and so is a file that cannot be read or
+// holds no key, named in the error.
+func TestParseServeFlagsAdminKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	keyNL := file("key-nl", "from-file\n")
+	keyCRLF := file("key-crlf", "from-crlf\r\n")
+	keyBare := file("key-bare", "bare")
+	keyOther := file("key-other", "other-file\n")
+	empty := file("empty", "")
+	blank := file("blank", " \n\n")
+	twoLines := file("two-lines", "a\nb\n")
+	missing := filepath.Join(dir, "missing")
+
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    string // the admin key
+		wantErr []string
+	}{
+		{name: "flag", args: []string{"--admin-key-file", keyNL}, want: "from-file"},
+		{name: "flag crlf", args: []string{"--admin-key-file=" + keyCRLF}, want: "from-crlf"},
+		{name: "flag no newline", args: []string{"--admin-key-file", keyBare}, want: "bare"},
+		{name: "env", env: map[string]string{"HERALD_ADMIN_KEY_FILE": keyNL}, want: "from-file"},
+		{name: "file flag wins over key env", args: []string{"--admin-key-file", keyNL},
+			env: map[string]string{"HERALD_ADMIN_KEY": "env-key"}, want: "from-file"},
+		{name: "file flag wins over file env", args: []string{"--admin-key-file", keyNL},
+			env: map[string]string{"HERALD_ADMIN_KEY_FILE": keyOther}, want: "from-file"},
+		{name: "key flag wins over file env", args: []string{"--admin-key", "flag-key"},
+			env: map[string]string{"HERALD_ADMIN_KEY_FILE": missing}, want: "flag-key"},
+		{name: "both flags", args: []string{"--admin-key", "k", "--admin-key-file", keyNL},
+			wantErr: []string{"--admin-key", "--admin-key-file"}},
+		{name: "both variables", env: map[string]string{"HERALD_ADMIN_KEY": "k", "HERALD_ADMIN_KEY_FILE": keyNL},
+			wantErr: []string{"HERALD_ADMIN_KEY", "HERALD_ADMIN_KEY_FILE"}},
+		{name: "missing file", args: []string{"--admin-key-file", missing}, wantErr: []string{"--admin-key-file", missing}},
+		{name: "missing file from env", env: map[string]string{"HERALD_ADMIN_KEY_FILE": missing},
+			wantErr: []string{"HERALD_ADMIN_KEY_FILE", missing}},
+		{name: "directory", args: []string{"--admin-key-file", dir}, wantErr: []string{dir}},
+		{name: "empty file", args: []string{"--admin-key-file", empty}, wantErr: []string{empty, "empty"}},
+		{name: "blank file", env: map[string]string{"HERALD_ADMIN_KEY_FILE": blank}, wantErr: []string{blank, "empty"}},
+		{name: "two lines", args: []string{"--admin-key-file", twoLines}, wantErr: []string{twoLines, "more than one line"}},
+		{name: "empty path", args: []string{"--admin-key-file="}, wantErr: []string{"--admin-key-file"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseServeFlags(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+			if tt.wantErr != nil {
+				if err == nil {
+					t.Fatalf("no error, want one mentioning %q", tt.wantErr)
+				}
+				for _, m := range tt.wantErr {
+					if !strings.Contains(err.Error(), m) {
+						t.Errorf("error %q does not mention %q", err, m)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.AdminKey != tt.want {
+				t.Fatalf("admin key %q, want %q", got.AdminKey, tt.want)
 			}
 		})
 	}

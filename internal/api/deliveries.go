@@ -3,7 +3,10 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -46,11 +49,29 @@ var (
 
 func badQuery(msg string) *apiError { return errf(http.StatusBadRequest, CodeInvalidQueryParams, msg) }
 
+// checkQuery applies herald.CheckText to every value of every query
+// parameter (in name order, so the error is stable): a NUL or ill-formed
+// UTF-8 is 400 invalid_query_params naming the parameter, before any
+// store sees the value.
+func checkQuery(q url.Values) error {
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		for _, v := range q[name] {
+			if err := herald.CheckText(name, v); err != nil {
+				return badQuery(err.Error())
+			}
+		}
+	}
+	return nil
+}
+
 func parseDeliveryFilter(r *http.Request) (herald.DeliveryFilter, error) {
 	q := r.URL.Query()
 	f := herald.DeliveryFilter{Limit: DefaultPageSize}
-	for name, vals := range q {
-		if len(vals) > 1 {
+	if err := checkQuery(q); err != nil {
+		return f, err
+	}
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		if len(q[name]) > 1 {
 			return f, badQuery(name + ": given more than once")
 		}
 	}

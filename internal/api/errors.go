@@ -35,6 +35,8 @@ var statusOf = map[herald.ErrorCode]int{
 	herald.ErrorConflict:     http.StatusConflict,
 	herald.ErrorUnauthorized: http.StatusUnauthorized,
 	herald.ErrorUnavailable:  http.StatusServiceUnavailable,
+	// 422: the request is well formed but contradicts the key's first use.
+	herald.ErrorIdempotencyKeyReused: http.StatusUnprocessableEntity,
 }
 
 // apiError is an error with its HTTP status and code.

@@ -23,6 +23,9 @@ func idempotencyKey(r *http.Request, scope string) (string, error) {
 	if len(k) > maxIdempotencyKey {
 		return "", errf(http.StatusBadRequest, CodeInvalidBody, fmt.Sprintf("Idempotency-Key: at most %d characters", maxIdempotencyKey))
 	}
+	if err := herald.CheckText("Idempotency-Key", k); err != nil {
+		return "", badBody(err.Error())
+	}
 	if k == "" {
 		return "", nil
 	}
@@ -72,13 +75,21 @@ func (s *Server) postEventBatch(w http.ResponseWriter, r *http.Request, env *her
 	if err != nil {
 		return err
 	}
+	// Read the whole body first: a producer that uploads slowly holds
+	// only its share of the body budget, never a parse slot.
+	b, err := readBody(w, r, MaxBatchBody)
+	if err != nil {
+		return err
+	}
+	// Then parse and store in one of the slots, which bound the memory of
+	// parsed batches (several times their bodies) and the CPU they take.
 	select {
 	case s.batches <- struct{}{}:
 		defer func() { <-s.batches }()
 	case <-r.Context().Done():
 		return r.Context().Err()
 	}
-	v, err := readJSON(w, r, MaxBatchBody)
+	v, err := parseJSON(b)
 	if err != nil {
 		return err
 	}

@@ -216,14 +216,15 @@ func TestIdempotencyReplay(t *testing.T) {
 	if again := post("/events", validAuth, "k1"); !bytes.Equal(again, first) {
 		t.Errorf("replay\n got %s\nwant %s", again, first)
 	}
-	if other := post("/events", validSync, "k1"); !bytes.Equal(other, first) {
-		t.Errorf("same key, other body\n got %s\nwant the first answer %s", other, first)
+	if r := f.do(t, "POST", "/events", env.SecretKey, validSync, "Idempotency-Key", "k1"); r.status != http.StatusUnprocessableEntity ||
+		!bytes.Contains(r.body, []byte(`"idempotency_key_reused"`)) {
+		t.Errorf("same key, other body: %d %s, want 422 idempotency_key_reused", r.status, r.body)
 	}
 	batch := post("/events/batch", `{"events":[`+validAuth+`]}`, "k1")
 	if !bytes.HasPrefix(batch, []byte(`{"results":[`)) {
 		t.Errorf("the same key on /events/batch replayed the single event's answer: %s", batch)
 	}
-	if again := post("/events/batch", `{"events":[`+validSync+`]}`, "k1"); !bytes.Equal(again, batch) {
+	if again := post("/events/batch", `{"events":[`+validAuth+`]}`, "k1"); !bytes.Equal(again, batch) {
 		t.Errorf("batch replay\n got %s\nwant %s", again, batch)
 	}
 	fresh := post("/events", validAuth, "k2")

@@ -22,6 +22,7 @@ import (
 	"github.com/heraldhq/herald/internal/environments"
 	"github.com/heraldhq/herald/internal/intake"
 	"github.com/heraldhq/herald/internal/store/cache"
+	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/sqlite"
 )
 
@@ -47,13 +48,19 @@ type options struct {
 	cache cache.Options
 	// mount is handed to Server.Mount before the server starts.
 	mount map[string]http.Handler
+	// postgresDSN, when set, runs the fixture on PostgreSQL (a
+	// pgtest.DSN schema) instead of a SQLite file.
+	postgresDSN string
+	// bodyBudget is api.Config.BodyBudget (0: the default).
+	bodyBudget int64
 }
 
 // fixture is the API wired as internal/server wires it: a real SQLite file
 // behind the cache, a running dispatcher with a loopback-capable egress
 // client, the intake and environments services, served on loopback.
 type fixture struct {
-	db    *sqlite.Store
+	db    *sqlite.Store // nil on PostgreSQL
+	raw   herald.Store  // the store behind the cache: db, or PostgreSQL
 	store *cache.Store
 	envs  *environments.Service
 	url   string
@@ -61,12 +68,25 @@ type fixture struct {
 
 func newFixture(t *testing.T, o options) *fixture {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
+	var db *sqlite.Store
+	var raw herald.Store
+	if o.postgresDSN != "" {
+		pg, err := postgres.Open(t.Context(), o.postgresDSN, discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pg.Close() })
+		raw = pg
+	} else {
+		var err error
+		db, err = sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		raw = db
 	}
-	t.Cleanup(func() { db.Close() })
-	store := cache.New(db, o.cache)
+	store := cache.New(raw, o.cache)
 	egressOpts := egress.Options{AllowPrivate: true}
 	envs := environments.New(environments.Config{Store: store,
 		CheckURL: func(ctx context.Context, u string) error { return egress.CheckURL(ctx, u, egressOpts) }})
@@ -88,13 +108,13 @@ func newFixture(t *testing.T, o options) *fixture {
 		hashes = append(hashes, sum[:])
 	}
 	srv := api.New(api.Config{Store: store, Intake: &intake.Service{Store: store, Dispatcher: d},
-		Environments: envs, AdminKeyHashes: hashes, Logger: discard})
+		Environments: envs, AdminKeyHashes: hashes, Logger: discard, BodyBudget: o.bodyBudget})
 	for pattern, h := range o.mount {
 		srv.Mount(pattern, h)
 	}
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	return &fixture{db: db, store: store, envs: envs, url: ts.URL}
+	return &fixture{db: db, raw: raw, store: store, envs: envs, url: ts.URL}
 }
 
 // newEnv creates an environment through the service and applies patch

@@ -1,11 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"runtime"
@@ -38,6 +38,11 @@ type Config struct {
 	// key rotation.
 	Environments *environments.Service
 	Logger       *slog.Logger
+	// BodyBudget is how many bytes of request bodies may be held in memory
+	// at once, across all requests; a body that does not fit in what is
+	// left is answered 503 unavailable with Retry-After: 1. 0:
+	// DefaultBodyBudget.
+	BodyBudget int64
 }
 
 // Server is the HTTP API.
@@ -47,9 +52,12 @@ type Server struct {
 	log   *slog.Logger
 	mux   *http.ServeMux
 	// batches bounds how many batch bodies (up to 8 MiB each, several
-	// times that once parsed) are read and parsed at once, so memory stays
-	// bounded however many producers post batches together.
+	// times that once parsed) are parsed and stored at once, so memory
+	// stays bounded however many producers post batches together. A slot
+	// is taken only once the body is read: a slow upload holds none.
 	batches chan struct{}
+	// budget bounds the request-body bytes held in memory (limits.go).
+	budget *bodyBudget
 }
 
 // concurrentBatches is how many POST /events/batch bodies are parsed at
@@ -61,7 +69,8 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, mux: http.NewServeMux(), batches: make(chan struct{}, concurrentBatches)}
+	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, mux: http.NewServeMux(),
+		batches: make(chan struct{}, concurrentBatches), budget: newBodyBudget(cfg.BodyBudget)}
 	m := s.mux
 	m.HandleFunc("GET /healthz", s.healthz)
 	m.HandleFunc("GET /readyz", s.readyz)
@@ -88,8 +97,11 @@ func New(cfg Config) *Server {
 // unknown routes and the panic guard.
 func (s *Server) Mount(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
-// ServeHTTP routes a request; panics become 500 server_error.
+// ServeHTTP routes a request; panics become 500 server_error. The body
+// bytes the request took from the budget are given back when it returns.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r, release := s.budget.withCharge(r)
+	defer release()
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -160,29 +172,18 @@ func (s *Server) env(h envHandler) http.HandlerFunc {
 	}
 }
 
-// readBody reads at most limit bytes; more is 413.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	if r.ContentLength > limit {
-		return nil, errf(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body exceeds the size limit")
-	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, errf(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "request body exceeds the size limit")
-		}
-		return nil, badBody("could not read the request body")
-	}
-	return b, nil
-}
-
 // readJSON reads and parses a JSON body the way JSON.parse does.
 func readJSON(w http.ResponseWriter, r *http.Request, limit int64) (any, error) {
 	b, err := readBody(w, r, limit)
 	if err != nil {
 		return nil, err
 	}
-	if len(strings.TrimSpace(string(b))) == 0 {
+	return parseJSON(b)
+}
+
+// parseJSON parses a request body the way JSON.parse does.
+func parseJSON(b []byte) (any, error) {
+	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, badBody("request body is empty")
 	}
 	v, err := canonjson.Parse(b)

@@ -63,21 +63,44 @@ func (d *Dispatcher) attempt(ctx context.Context, job herald.Job) (res herald.At
 		}
 		return d.decide(res, env, err, nil, start), true
 	}
+	// Read what the log keeps, then drain a little more so the connection
+	// can be reused; never more than that, and never past the attempt's
+	// timeout.
 	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
-	// Drain a little more so the connection can be reused, then close.
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if readErr == nil {
+		_, readErr = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	}
 	resp.Body.Close()
 	if readErr != nil && ctx.Err() != nil {
 		return res, false
 	}
 	if len(body) > 0 {
-		s := strings.ToValidUTF8(string(body), string(utf8.RuneError))
+		s := text(string(body))
 		res.Attempt.ResponseBody = &s
 	}
-	return d.decide(res, env, nil, resp, start), true
+	if readErr != nil {
+		// The receiver answered, then its body broke off or stalled: the
+		// status stands (a 2xx is still a success), with the reason noted.
+		if actx.Err() != nil {
+			readErr = fmt.Errorf("timed out after %s", timeout)
+		}
+		readErr = fmt.Errorf("reading the response body: %w", readErr)
+	}
+	return d.decide(res, env, readErr, resp, start), true
 }
 
-// decide fills in the attempt's outcome and the delivery's next state.
+// text makes s storable as text by every store: valid UTF-8 (ill-formed
+// bytes become U+FFFD) without NUL (which PostgreSQL refuses in text; it
+// becomes U+FFFD as well). A receiver's answer must never make the
+// outcome unwritable.
+func text(s string) string {
+	s = strings.ToValidUTF8(s, string(utf8.RuneError))
+	return strings.ReplaceAll(s, "\x00", string(utf8.RuneError))
+}
+
+// decide fills in the attempt's outcome and the delivery's next state. err
+// is why there is no response, or, with resp, what went wrong reading its
+// body (noted on the attempt; the status code decides).
 func (d *Dispatcher) decide(res herald.AttemptResult, env *herald.Environment, err error, resp *http.Response, start time.Time) herald.AttemptResult {
 	end := time.Now()
 	res.Attempt.DurationMS = end.Sub(start).Milliseconds()
@@ -85,18 +108,25 @@ func (d *Dispatcher) decide(res herald.AttemptResult, env *herald.Environment, e
 	if resp != nil {
 		code := resp.StatusCode
 		res.Attempt.StatusCode = &code
+		var notes []string
+		if code >= 300 && code < 400 {
+			notes = append(notes, fmt.Sprintf("redirect (%d) not followed", code))
+		}
+		if err != nil {
+			notes = append(notes, text(err.Error()))
+		}
+		if len(notes) > 0 {
+			res.Attempt.Error = ptr(strings.Join(notes, "; "))
+		}
 		if code >= 200 && code < 300 {
 			res.Status = herald.StatusSucceeded
 			return res
-		}
-		if code >= 300 && code < 400 {
-			res.Attempt.Error = ptr(fmt.Sprintf("redirect (%d) not followed", code))
 		}
 		if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
 			retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), end)
 		}
 	} else {
-		res.Attempt.Error = ptr(err.Error())
+		res.Attempt.Error = ptr(text(err.Error()))
 		var blocked *egress.BlockedError
 		if errors.As(err, &blocked) {
 			// The URL now resolves somewhere it must not: a final answer.

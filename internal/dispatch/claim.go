@@ -93,7 +93,7 @@ func (d *Dispatcher) claimOnce(ctx, sendCtx context.Context) (claimed int, full 
 	}
 	d.mu.Lock()
 	for _, j := range jobs {
-		d.held[j.DeliveryID] = struct{}{}
+		d.held[j.DeliveryID] = j.LeaseGen
 		d.enqueueLocked(d.lane(j.URL), j)
 	}
 	d.mu.Unlock()

@@ -45,8 +45,8 @@ type Dispatcher struct {
 
 	mu       sync.Mutex
 	lanes    map[string]*lane
-	held     map[string]struct{}
-	reserved int // slots promised to ingests not yet committed
+	held     map[string]int64 // claimed delivery → its lease generation
+	reserved int              // slots promised to ingests not yet committed
 	// starved is set when a claim was limited by full lanes or a full
 	// dispatcher, so that freed capacity wakes the claimer.
 	starved  bool
@@ -95,7 +95,7 @@ func New(cfg Config) *Dispatcher {
 		wake:    make(chan struct{}, 1),
 		results: make(chan herald.AttemptResult, 4096),
 		lanes:   make(map[string]*lane),
-		held:    make(map[string]struct{}),
+		held:    make(map[string]int64),
 	}
 }
 
@@ -129,17 +129,18 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	// Shutdown.
 	d.mu.Lock()
 	d.stopping = true
-	var queued []string
+	var queued []herald.Lease
 	for url, l := range d.lanes {
 		for l.len() > 0 {
-			queued = append(queued, l.pop().DeliveryID)
+			j := l.pop()
+			queued = append(queued, herald.Lease{DeliveryID: j.DeliveryID, Gen: j.LeaseGen})
 		}
 		if l.active == 0 && l.reserved == 0 {
 			delete(d.lanes, url)
 		}
 	}
-	for _, id := range queued {
-		delete(d.held, id)
+	for _, l := range queued {
+		delete(d.held, l.DeliveryID)
 	}
 	d.mu.Unlock()
 	bg := context.WithoutCancel(ctx)

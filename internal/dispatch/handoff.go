@@ -26,7 +26,7 @@ func (d *Dispatcher) Submit(events []herald.EventRecord, commit func() (stored b
 			if lease, ok := d.reserve(del.URL); ok {
 				del.Status, del.LeaseUntil = herald.StatusSending, &lease
 				reserved = append(reserved, herald.Job{DeliveryID: del.ID, EventID: ev.ID,
-					EnvironmentID: del.EnvironmentID, URL: del.URL, Body: ev.Body})
+					EnvironmentID: del.EnvironmentID, URL: del.URL, Body: ev.Body, LeaseGen: herald.FreshLeaseGen})
 			} else {
 				pending = true
 			}
@@ -87,7 +87,7 @@ func (d *Dispatcher) start(j herald.Job) {
 	d.mu.Lock()
 	l := d.unreserveLocked(j.URL)
 	if !d.stopping {
-		d.held[j.DeliveryID] = struct{}{}
+		d.held[j.DeliveryID] = j.LeaseGen
 		d.enqueueLocked(l, j)
 		d.mu.Unlock()
 		return
@@ -95,7 +95,7 @@ func (d *Dispatcher) start(j herald.Job) {
 	d.mu.Unlock()
 	// Too late to attempt: shutdown already released the queues, so give
 	// this one back as well.
-	if err := d.store.Release(context.Background(), []string{j.DeliveryID}, time.Now()); err != nil {
+	if err := d.store.Release(context.Background(), []herald.Lease{{DeliveryID: j.DeliveryID, Gen: j.LeaseGen}}, time.Now()); err != nil {
 		d.log.Error("release delivery", "delivery_id", j.DeliveryID, "err", err)
 	}
 }

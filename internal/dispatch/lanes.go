@@ -79,7 +79,8 @@ func (d *Dispatcher) work(ctx context.Context, l *lane) {
 		res, ok := d.attempt(ctx, job)
 		if !ok {
 			// Interrupted by shutdown: give it back untouched.
-			if err := d.store.Release(context.WithoutCancel(ctx), []string{job.DeliveryID}, time.Now()); err != nil {
+			lease := []herald.Lease{{DeliveryID: job.DeliveryID, Gen: job.LeaseGen}}
+			if err := d.store.Release(context.WithoutCancel(ctx), lease, time.Now()); err != nil {
 				d.log.Error("release interrupted delivery", "delivery_id", job.DeliveryID, "err", err)
 			}
 			d.mu.Lock()
@@ -87,6 +88,7 @@ func (d *Dispatcher) work(ctx context.Context, l *lane) {
 			d.mu.Unlock()
 			continue
 		}
+		res.LeaseGen = job.LeaseGen // the fencing token travels with the outcome
 		d.results <- res
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	herald "github.com/heraldhq/herald"
 )
 
 // renewLeases keeps the leases of every delivery this process holds from
@@ -19,16 +21,16 @@ func (d *Dispatcher) renewLeases(ctx context.Context) {
 		case <-t.C:
 		}
 		d.mu.Lock()
-		ids := make([]string, 0, len(d.held))
-		for id := range d.held {
-			ids = append(ids, id)
+		leases := make([]herald.Lease, 0, len(d.held))
+		for id, gen := range d.held {
+			leases = append(leases, herald.Lease{DeliveryID: id, Gen: gen})
 		}
 		d.mu.Unlock()
-		if len(ids) == 0 {
+		if len(leases) == 0 {
 			continue
 		}
-		if err := d.store.RenewLeases(ctx, ids, time.Now().Add(d.cfg.Lease)); err != nil && !errors.Is(err, context.Canceled) {
-			d.log.Error("renew leases", "count", len(ids), "err", err)
+		if err := d.store.RenewLeases(ctx, leases, time.Now().Add(d.cfg.Lease)); err != nil && !errors.Is(err, context.Canceled) {
+			d.log.Error("renew leases", "count", len(leases), "err", err)
 		}
 	}
 }

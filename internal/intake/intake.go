@@ -2,7 +2,10 @@ package intake
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -45,10 +48,15 @@ type DeliveryRef struct {
 
 // Parse validates one event body, parsed as JSON.parse does, for env.
 // Fields Nango's types do not declare are kept, unless the environment's
-// strict_validation refuses them. Errors are *nango.ValidationError.
+// strict_validation refuses them. Identifier-like strings (connectionId,
+// providerConfigKey, syncName, …) must pass herald.CheckText: no NUL, valid
+// UTF-8 (no lone surrogate). Errors are *nango.ValidationError.
 func Parse(env *herald.Environment, v any) (nango.Webhook, error) {
 	hook, err := nango.FromValue(v)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkTexts(hook); err != nil {
 		return nil, err
 	}
 	if env.Settings.StrictValidation {
@@ -57,6 +65,43 @@ func Parse(env *herald.Environment, v any) (nango.Webhook, error) {
 		}
 	}
 	return hook, nil
+}
+
+// textFields lists the identifier-like strings of hook, by field path:
+// those herald stores as text or could filter on. Free-form parts (a
+// forward payload, error payloads, checkpoint contents, unknown fields'
+// values) are not listed: they travel only inside the canonical body,
+// where JSON escapes keep any string intact.
+func textFields(hook nango.Webhook) [][2]string {
+	switch w := hook.(type) {
+	case *nango.AuthWebhook:
+		return [][2]string{{"from", w.From}, {"connectionId", w.ConnectionID}, {"providerConfigKey", w.ProviderConfigKey},
+			{"authMode", w.AuthMode}, {"provider", w.Provider}, {"environment", w.Environment}, {"operation", w.Operation}}
+	case *nango.SyncWebhook:
+		return [][2]string{{"from", w.From}, {"connectionId", w.ConnectionID}, {"providerConfigKey", w.ProviderConfigKey},
+			{"syncName", w.SyncName}, {"syncVariant", w.SyncVariant}, {"model", w.Model}, {"syncType", w.SyncType}}
+	case *nango.AsyncActionWebhook:
+		return [][2]string{{"from", w.From}, {"connectionId", w.ConnectionID}, {"providerConfigKey", w.ProviderConfigKey},
+			{"payload.id", w.Payload.ID}, {"payload.statusUrl", w.Payload.StatusURL}}
+	case *nango.ForwardWebhook:
+		return [][2]string{{"from", w.From}, {"connectionId", w.ConnectionID}, {"providerConfigKey", w.ProviderConfigKey}}
+	}
+	return nil
+}
+
+// checkTexts applies herald.CheckText to every identifier-like string of
+// hook, so that no store ever sees a NUL or ill-formed UTF-8 there.
+func checkTexts(hook nango.Webhook) error {
+	for _, f := range textFields(hook) {
+		if err := herald.CheckText(f[0], f[1]); err != nil {
+			var he *herald.Error
+			if errors.As(err, &he) {
+				return &nango.ValidationError{Field: he.Field, Msg: he.Message}
+			}
+			return &nango.ValidationError{Field: f[0], Msg: err.Error()}
+		}
+	}
+	return nil
 }
 
 // AcceptEvent stores one event for env and returns the 202 body, a Result.
@@ -127,11 +172,15 @@ func (s *Service) accept(ctx context.Context, env *herald.Environment, idempoten
 	if err != nil {
 		return nil, err
 	}
+	var hash []byte
+	if idempotencyKey != "" {
+		hash = requestHash(events)
+	}
 	var replay []byte
 	err = s.Dispatcher.Submit(events, func() (bool, error) {
 		var err error
 		replay, err = s.Store.Ingest(ctx, herald.IngestRequest{EnvironmentID: env.ID, IdempotencyKey: idempotencyKey,
-			Response: answer, Events: events, Now: at})
+			RequestHash: hash, Response: answer, Events: events, Now: at})
 		return err == nil && replay == nil, err
 	})
 	if err != nil {
@@ -141,6 +190,20 @@ func (s *Service) accept(ctx context.Context, env *herald.Environment, idempoten
 		return replay, nil
 	}
 	return answer, nil
+}
+
+// requestHash identifies what a request sent: the canonical bodies of its
+// events, in order, each prefixed by its length. Key order and whitespace do
+// not matter; any change of a value does.
+func requestHash(events []herald.EventRecord) []byte {
+	h := sha256.New()
+	var n [8]byte
+	for _, e := range events {
+		binary.BigEndian.PutUint64(n[:], uint64(len(e.Event.Body)))
+		h.Write(n[:])
+		h.Write(e.Event.Body)
+	}
+	return h.Sum(nil)
 }
 
 // GateSettings are the settings' toggles in the form nango.Gate takes.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/heraldhq/herald/internal/environments"
 	"github.com/heraldhq/herald/internal/intake"
 	"github.com/heraldhq/herald/internal/store/cache"
+	"github.com/heraldhq/herald/internal/store/crypt"
 	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/sqlite"
 )
@@ -37,6 +39,9 @@ type Config struct {
 	// ShutdownGrace is how long in-flight attempts may finish at shutdown
 	// before they are released. 0: DefaultShutdownGrace.
 	ShutdownGrace time.Duration
+	// EncryptionKeys encrypt signing keys at rest, newest first
+	// (HERALD_ENCRYPTION_KEY, crypt.ParseKeys). Empty: stored in plaintext.
+	EncryptionKeys crypt.Keyring
 }
 
 // Defaults of Config.
@@ -65,7 +70,7 @@ func OpenStore(ctx context.Context, dsn string, log *slog.Logger) (herald.Store,
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		return postgres.Open(ctx, dsn, log)
 	default:
-		return nil, fmt.Errorf("--database: %q is neither sqlite:PATH nor postgres://…", dsn)
+		return nil, fmt.Errorf("--database: %q is neither sqlite:PATH nor postgres://…", redactDSN(dsn))
 	}
 }
 
@@ -81,7 +86,10 @@ func Run(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger, out
 	defer db.Close()
 	// One cache for the whole process: every reader of environments goes
 	// through it, and every write through it drops the entry it changed.
-	store := cache.New(db, cache.Options{})
+	// Under it, secrets are encrypted on their way to the database and
+	// decrypted on their way out, so the cache holds them decrypted. Without
+	// keys nothing is encrypted, and a key found encrypted is an error.
+	store := cache.New(crypt.New(db, cfg.EncryptionKeys), cache.Options{})
 	egressOpts := egress.Options{AllowPrivate: cfg.AllowPrivateURLs}
 	envs := environments.New(environments.Config{Store: store,
 		CheckURL: func(ctx context.Context, u string) error {
@@ -196,12 +204,76 @@ func devSetup(ctx context.Context, store herald.Store, envService *environments.
 	return nil
 }
 
-// redactDSN hides a password in a database URL for logs.
+// redactDSN hides credentials in a database URL for logs: the userinfo
+// (user and password, shown as "…@"), and the value of every query
+// parameter that, lower-cased, mentions "password" or "sslkey" (pgx reads
+// password, sslpassword and sslkey from the query too). The rest stays as
+// written. What is not a URL with a scheme (a keyword/value DSN,
+// garbage) is hidden whole; it never panics.
 func redactDSN(dsn string) string {
-	if i := strings.Index(dsn, "://"); i >= 0 {
-		if at := strings.LastIndex(dsn, "@"); at > i {
-			return dsn[:i+3] + "…@" + dsn[at+1:]
+	const hidden = "…"
+	const whole = "[redacted]"
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" || strings.ContainsAny(u.Opaque, "@=") {
+		return whole
+	}
+	sensitive := func(raw string) bool {
+		for _, name := range []string{raw, unescapeOr(raw)} {
+			name = strings.ToLower(name)
+			if strings.Contains(name, "password") || strings.Contains(name, "sslkey") {
+				return true
+			}
+		}
+		return false
+	}
+	var secrets []string
+	if u.User != nil {
+		if p, ok := u.User.Password(); ok {
+			secrets = append(secrets, p)
 		}
 	}
-	return dsn
+	// Parameters are separated by & (or ;, which some parsers accept);
+	// each one is kept as written unless its name is sensitive.
+	var q strings.Builder
+	for rest := u.RawQuery; rest != ""; {
+		i := strings.IndexAny(rest, "&;")
+		param, sep := rest, ""
+		if i >= 0 {
+			param, sep, rest = rest[:i], rest[i:i+1], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		name, value, _ := strings.Cut(param, "=")
+		if sensitive(param) { // by its name, or a value that looks like more parameters
+			param = name + "=" + hidden
+			secrets = append(secrets, value, unescapeOr(value))
+		}
+		q.WriteString(param + sep)
+	}
+	u.RawQuery = q.String()
+	fragment := ""
+	if u.Fragment != "" && sensitive(u.Fragment) {
+		fragment = "#" + hidden
+		u.Fragment, u.RawFragment = "", ""
+	}
+	hadUser := u.User != nil
+	u.User = nil
+	out := u.String() + fragment
+	if hadUser {
+		out = u.Scheme + "://" + hidden + "@" + strings.TrimPrefix(strings.TrimPrefix(out, u.Scheme+":"), "//")
+	}
+	for _, secret := range secrets {
+		if secret != "" && strings.Contains(out, secret) && !strings.Contains(hidden, secret) {
+			return whole // a secret also shows elsewhere: hide everything
+		}
+	}
+	return out
+}
+
+// unescapeOr is s with %XX and + decoded, or s itself if it cannot be.
+func unescapeOr(s string) string {
+	if d, err := url.QueryUnescape(s); err == nil {
+		return d
+	}
+	return s
 }

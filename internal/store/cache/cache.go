@@ -46,8 +46,26 @@ func New(store herald.Store, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Store{Store: store, ttl: opts.TTL, now: opts.Now, byID: make(map[string]entry), byHash: make(map[string]entry)}
+	c := &Store{Store: store, ttl: opts.TTL, now: opts.Now, byID: make(map[string]entry), byHash: make(map[string]entry)}
+	if changes := store.EnvironmentChanges(); changes != nil {
+		// Changes made through other processes: drop them at once. The
+		// loop ends when the store closes the channel.
+		go func() {
+			for id := range changes {
+				if id == "" {
+					c.flush()
+				} else {
+					c.invalidate(id)
+				}
+			}
+		}()
+	}
+	return c
 }
+
+// EnvironmentChanges returns nil: the cache consumes the wrapped store's
+// changes itself, and callers above it see current environments.
+func (c *Store) EnvironmentChanges() <-chan string { return nil }
 
 // EnvironmentByID returns the environment with id. The result is shared:
 // do not modify it.
@@ -99,6 +117,15 @@ func (c *Store) get(m map[string]entry, key string, load func() (*herald.Environ
 	}
 	c.mu.Unlock()
 	return env, nil
+}
+
+// flush drops every entry, when changes may have been missed.
+func (c *Store) flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.byID)
+	clear(c.byHash)
+	c.gen++
 }
 
 // invalidate drops an environment after it changed or was deleted. It runs

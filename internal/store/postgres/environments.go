@@ -79,10 +79,32 @@ func (s *Store) DeleteEnvironment(ctx context.Context, id string) error {
 		if tag.RowsAffected() == 0 {
 			return herald.ErrNotFound
 		}
-		return nil
+		_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, EnvironmentChannel, id)
+		return err
 	})
 	if err != nil && !errors.Is(err, herald.ErrNotFound) {
 		return fmt.Errorf("delete environment: %w", wrap(err))
+	}
+	return err
+}
+
+// changeEnvironment runs one update of environment id and, in the same
+// transaction, tells every process to drop it from its cache (delivered
+// at commit).
+func (s *Store) changeEnvironment(ctx context.Context, what, id, q string, args ...any) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return herald.ErrNotFound
+		}
+		_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, EnvironmentChannel, id)
+		return err
+	})
+	if err != nil && !errors.Is(err, herald.ErrNotFound) {
+		return fmt.Errorf("%s: %w", what, wrap(err))
 	}
 	return err
 }
@@ -103,12 +125,12 @@ func (s *Store) UpdateSettings(ctx context.Context, id string, settings herald.S
 	if err != nil {
 		return err
 	}
-	return s.execOne(ctx, "update settings", `UPDATE environments SET settings = $1 WHERE id = $2`, string(b), id)
+	return s.changeEnvironment(ctx, "update settings", id, `UPDATE environments SET settings = $1 WHERE id = $2`, string(b), id)
 }
 
 // RotateSigningKey makes newKey current; the old key stays valid for
 // Standard Webhooks signatures until previousExpires.
 func (s *Store) RotateSigningKey(ctx context.Context, id, newKey string, previousExpires time.Time) error {
-	return s.execOne(ctx, "rotate signing key", `UPDATE environments SET previous_signing_key = signing_key,
+	return s.changeEnvironment(ctx, "rotate signing key", id, `UPDATE environments SET previous_signing_key = signing_key,
 		previous_key_expires_at = $1, signing_key = $2 WHERE id = $3`, previousExpires, newKey, id)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -91,22 +92,35 @@ func (s *Store) writer() {
 func (s *Store) commitIngests(batch []ingestOp) {
 	ctx := context.Background()
 	replays := make([][]byte, len(batch))
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.ingestTx(ctx, tx, batch, replays) })
-	if err == nil {
+	reused := make([]bool, len(batch))
+	answer := func() {
 		for i, op := range batch {
-			op.done <- ingestResult{replay: replays[i]}
+			if reused[i] {
+				op.done <- ingestResult{err: herald.ErrIdempotencyKeyReused}
+			} else {
+				op.done <- ingestResult{replay: replays[i]}
+			}
 		}
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.ingestTx(ctx, tx, batch, replays, reused) })
+	if err == nil {
+		answer()
 		return
 	}
 	if len(batch) == 1 {
 		if errors.Is(err, errIdempotencyRace) {
 			// The other transaction has committed by now: run again, and
 			// the key check finds its answer.
-			err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.ingestTx(ctx, tx, batch, replays) })
+			err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.ingestTx(ctx, tx, batch, replays, reused) })
 			if err == nil {
-				batch[0].done <- ingestResult{replay: replays[0]}
+				answer()
 				return
 			}
+		}
+		if isForeignKey(err) {
+			// The environment was deleted (by another process) after the
+			// request was authenticated.
+			err = herald.ErrEnvironmentDeleted
 		}
 		batch[0].done <- ingestResult{err: fmt.Errorf("ingest: %w", wrap(err))}
 		return
@@ -116,7 +130,7 @@ func (s *Store) commitIngests(batch []ingestOp) {
 	}
 }
 
-func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, batch []ingestOp, replays [][]byte) error {
+func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, batch []ingestOp, replays [][]byte, reused []bool) error {
 	var ev struct {
 		id, env, typ, conn, pck, skipped, unknown []string
 		body                                      [][]byte
@@ -128,19 +142,24 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, batch []ingestOp, repla
 		created                                     []time.Time
 	}
 	var idem struct {
-		env, key []string
-		response [][]byte
-		created  []time.Time
+		env, key       []string
+		response, hash [][]byte
+		created        []time.Time
 	}
 	notify := false
 	for i, op := range batch {
 		req := op.req
 		if req.IdempotencyKey != "" {
-			var replay []byte
-			err := tx.QueryRow(ctx, `SELECT response FROM idempotency_keys WHERE environment_id = $1 AND key = $2 AND created_at > $3`,
-				req.EnvironmentID, req.IdempotencyKey, req.Now.Add(-herald.IdempotencyWindow)).Scan(&replay)
+			var replay, hash []byte
+			err := tx.QueryRow(ctx, `SELECT response, request_hash FROM idempotency_keys
+				WHERE environment_id = $1 AND key = $2 AND created_at > $3`,
+				req.EnvironmentID, req.IdempotencyKey, req.Now.Add(-herald.IdempotencyWindow)).Scan(&replay, &hash)
 			if err == nil {
-				replays[i] = replay
+				if herald.SameRequest(hash, req.RequestHash) {
+					replays[i] = replay
+				} else {
+					reused[i] = true
+				}
 				continue
 			}
 			if err != pgx.ErrNoRows {
@@ -149,6 +168,7 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, batch []ingestOp, repla
 			idem.env = append(idem.env, req.EnvironmentID)
 			idem.key = append(idem.key, req.IdempotencyKey)
 			idem.response = append(idem.response, req.Response)
+			idem.hash = append(idem.hash, nonNil(req.RequestHash))
 			idem.created = append(idem.created, req.Now)
 		}
 		for _, ne := range req.Events {
@@ -180,8 +200,8 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, batch []ingestOp, repla
 	}
 	if len(dl.id) > 0 {
 		b.Queue(`INSERT INTO deliveries (id, event_id, environment_id, type, connection_id, provider_config_key, url, status,
-			next_attempt_at, lease_until, created_at, updated_at)
-			SELECT u.*, u.created FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+			next_attempt_at, lease_until, created_at, updated_at, lease_gen)
+			SELECT u.*, u.created, CASE WHEN u.status = 'sending' THEN `+strconv.Itoa(herald.FreshLeaseGen)+` ELSE 0 END FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
 				$8::text[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[])
 				AS u(id, event_id, environment_id, type, connection_id, provider_config_key, url, status, next, lease, created)`,
 			dl.id, dl.event, dl.env, dl.typ, dl.conn, dl.pck, dl.url, dl.status, dl.next, dl.lease, dl.created)
@@ -191,11 +211,12 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, batch []ingestOp, repla
 		// stored the same key after our check: it then touches no row, and
 		// the count below fails this transaction, so that the request is
 		// run again alone and answers with the stored response.
-		b.Queue(`INSERT INTO idempotency_keys (environment_id, key, response, created_at)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::timestamptz[])
-			ON CONFLICT (environment_id, key) DO UPDATE SET response = EXCLUDED.response, created_at = EXCLUDED.created_at
+		b.Queue(`INSERT INTO idempotency_keys (environment_id, key, response, request_hash, created_at)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::timestamptz[])
+			ON CONFLICT (environment_id, key) DO UPDATE SET response = EXCLUDED.response,
+				request_hash = EXCLUDED.request_hash, created_at = EXCLUDED.created_at
 			WHERE idempotency_keys.created_at <= EXCLUDED.created_at - interval '24 hours'`,
-			idem.env, idem.key, idem.response, idem.created)
+			idem.env, idem.key, idem.response, idem.hash, idem.created)
 		idemAt = b.Len() - 1
 	}
 	if notify {

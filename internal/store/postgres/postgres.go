@@ -25,6 +25,11 @@ var migrations embed.FS
 // Channel is the NOTIFY channel that announces claimable work.
 const Channel = "herald_work"
 
+// EnvironmentChannel is the NOTIFY channel that carries the id of an
+// environment changed or deleted, so that every process drops it from its
+// cache at once.
+const EnvironmentChannel = "herald_env"
+
 // migrationLock is the advisory lock key held while migrating, so that
 // processes starting together migrate one at a time.
 const migrationLock = 0x68657261 // "hera"
@@ -47,6 +52,7 @@ type Store struct {
 	writersDone chan struct{}
 	wg          sync.WaitGroup
 	wakeups     chan struct{}
+	envChanges  chan string
 
 	closeOnce sync.Once
 }
@@ -75,7 +81,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	}
 	s := &Store{pool: pool, log: log, dsn: dsn, ingests: make(chan ingestOp, maxIngestOps*writers),
 		writersDone: make(chan struct{}),
-		stop:        make(chan struct{}), wakeups: make(chan struct{}, 1)}
+		stop:        make(chan struct{}), wakeups: make(chan struct{}, 1), envChanges: make(chan string, 256)}
 	for range writers {
 		s.wg.Add(1)
 		go s.writer()
@@ -133,6 +139,7 @@ func (s *Store) Close() error {
 		close(s.stop)
 		s.wg.Wait()
 		close(s.writersDone)
+		close(s.envChanges)
 		s.pool.Close()
 	})
 	return nil
@@ -157,7 +164,8 @@ func (s *Store) listen() {
 			return
 		}
 		s.log.Warn("postgres: LISTEN connection lost; reconnecting", "err", err)
-		s.signal() // work may have been stored while not listening
+		s.signal()               // work may have been stored while not listening
+		s.environmentChanged("") // and environments changed
 		select {
 		case <-ctx.Done():
 			return
@@ -172,14 +180,45 @@ func (s *Store) listenOnce(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+Channel+"; LISTEN "+EnvironmentChannel); err != nil {
 		return err
 	}
+	// Changes made before this LISTEN took effect were not heard.
+	s.environmentChanged("")
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
 			return err
 		}
+		if n.Channel == EnvironmentChannel {
+			s.environmentChanged(n.Payload)
+			continue
+		}
 		s.signal()
+	}
+}
+
+// EnvironmentChanges receives the ids of environments changed or deleted
+// by any process on the database, and "" when changes may have been missed
+// (the LISTEN connection was down). It is closed by Close.
+func (s *Store) EnvironmentChanges() <-chan string { return s.envChanges }
+
+// environmentChanged passes on a change without ever blocking the
+// listener: when the consumer lags, the oldest id gives way to "", which
+// tells it to drop everything it holds.
+func (s *Store) environmentChanged(id string) {
+	select {
+	case s.envChanges <- id:
+		return
+	default:
+	}
+	select {
+	case <-s.envChanges:
+	default:
+	}
+	select {
+	case s.envChanges <- "":
+	default:
 	}
 }
 
@@ -206,8 +245,10 @@ func unavailable(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		// Class 08: connection exception; 57P0x: the server is shutting
-		// down, was shut down, or is starting up.
-		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P")
+		// down, was shut down, or is starting up; class 53: insufficient
+		// resources (disk full, out of memory, too many connections).
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P") ||
+			strings.HasPrefix(pgErr.Code, "53")
 	}
 	var connErr *pgconn.ConnectError
 	var netErr net.Error

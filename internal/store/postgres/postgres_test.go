@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/store/cache"
 	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/storetest"
 )
@@ -92,4 +94,63 @@ func TestWakeupsFromAnotherProcess(t *testing.T) {
 			t.Fatalf("no wake-up after %d ingests through another store", i+1)
 		}
 	}
+}
+
+// A change made through one process reaches another process's cache at
+// once through LISTEN/NOTIFY, not at the end of its TTL (an hour here): a
+// rotated signing key, new settings, and a deletion (hardening #5).
+func TestEnvironmentChangesReachOtherCaches(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	var raw [2]*postgres.Store
+	for i := range raw {
+		s, err := postgres.Open(context.Background(), dsn, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		raw[i] = s
+	}
+	a := cache.New(raw[0], cache.Options{TTL: time.Hour})
+	b := cache.New(raw[1], cache.Options{TTL: time.Hour})
+	env := &herald.Environment{ID: uuid.NewString(), Name: "shared", SecretKeyHash: []byte("hash-shared"), SigningKey: "k1",
+		Settings: herald.DefaultSettings(), CreatedAt: time.Now()}
+	if err := a.CreateEnvironment(t.Context(), env); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.EnvironmentByKeyHash(t.Context(), env.SecretKeyHash); err != nil || got.SigningKey != "k1" {
+		t.Fatalf("b's first read: %v, %v", got, err)
+	}
+	until := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("b never saw %s (its cache TTL is an hour: only a notification can tell it)", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if err := a.RotateSigningKey(t.Context(), env.ID, "k2", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	until("the rotated key", func() bool {
+		got, err := b.EnvironmentByID(t.Context(), env.ID)
+		return err == nil && got.SigningKey == "k2"
+	})
+	s := env.Settings
+	s.StrictValidation = true
+	if err := a.UpdateSettings(t.Context(), env.ID, s); err != nil {
+		t.Fatal(err)
+	}
+	until("the new settings", func() bool {
+		got, err := b.EnvironmentByKeyHash(t.Context(), env.SecretKeyHash)
+		return err == nil && got.Settings.StrictValidation
+	})
+	if err := a.DeleteEnvironment(t.Context(), env.ID); err != nil {
+		t.Fatal(err)
+	}
+	until("the deletion", func() bool {
+		_, err := b.EnvironmentByKeyHash(t.Context(), env.SecretKeyHash)
+		return errors.Is(err, herald.ErrNotFound)
+	})
 }

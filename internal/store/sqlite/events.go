@@ -18,9 +18,14 @@ func (s *Store) Ingest(ctx context.Context, req herald.IngestRequest) ([]byte, e
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		now := ms(req.Now)
 		if req.IdempotencyKey != "" {
+			var hash []byte
 			err := tx.StmtContext(ctx, s.stmts.getIdem).QueryRowContext(ctx, req.EnvironmentID, req.IdempotencyKey,
-				now-herald.IdempotencyWindow.Milliseconds()).Scan(&replay)
+				now-herald.IdempotencyWindow.Milliseconds()).Scan(&replay, &hash)
 			if err == nil {
+				if !herald.SameRequest(hash, req.RequestHash) {
+					replay = nil
+					return herald.ErrIdempotencyKeyReused
+				}
 				return nil
 			}
 			if !errors.Is(err, sql.ErrNoRows) {
@@ -33,6 +38,9 @@ func (s *Store) Ingest(ctx context.Context, req herald.IngestRequest) ([]byte, e
 			e := ne.Event
 			if _, err := insEvent.ExecContext(ctx, e.ID, e.EnvironmentID, e.Type, e.ConnectionID, e.ProviderConfigKey,
 				e.Body, e.Skipped, herald.EncodeFieldList(e.UnknownFields), ms(e.CreatedAt)); err != nil {
+				if isForeignKey(err) {
+					return herald.ErrEnvironmentDeleted
+				}
 				return fmt.Errorf("ingest: insert event: %w", unavailable(err))
 			}
 			for _, d := range ne.Deliveries {
@@ -41,13 +49,15 @@ func (s *Store) Ingest(ctx context.Context, req herald.IngestRequest) ([]byte, e
 					status = herald.StatusPending
 				}
 				if _, err := insDelivery.ExecContext(ctx, d.ID, d.EventID, d.EnvironmentID, d.Type, d.ConnectionID,
-					d.ProviderConfigKey, d.URL, status, nullMS(d.NextAttemptAt), nullMS(d.LeaseUntil), ms(d.CreatedAt), ms(d.CreatedAt)); err != nil {
+					d.ProviderConfigKey, d.URL, status, nullMS(d.NextAttemptAt), nullMS(d.LeaseUntil), ms(d.CreatedAt), ms(d.CreatedAt),
+					freshGen(status)); err != nil {
 					return fmt.Errorf("ingest: insert delivery: %w", unavailable(err))
 				}
 			}
 		}
 		if req.IdempotencyKey != "" {
-			if _, err := tx.StmtContext(ctx, s.stmts.putIdem).ExecContext(ctx, req.EnvironmentID, req.IdempotencyKey, req.Response, now); err != nil {
+			if _, err := tx.StmtContext(ctx, s.stmts.putIdem).ExecContext(ctx, req.EnvironmentID, req.IdempotencyKey, req.Response,
+				nonNil(req.RequestHash), now); err != nil {
 				return fmt.Errorf("ingest: store idempotency key: %w", unavailable(err))
 			}
 		}

@@ -21,6 +21,10 @@ func nullMS(t *time.Time) any {
 	return t.UnixMilli()
 }
 
+func isForeignKey(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
+}
+
 func isUnique(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
@@ -37,4 +41,21 @@ func unavailable(err error) error {
 		return fmt.Errorf("%w: %w", herald.ErrUnavailable, err)
 	}
 	return err
+}
+
+// nonNil stores an absent hash as an empty blob, as the column's default.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// freshGen is the lease generation a delivery is stored with: the first
+// when the ingesting process stores it already claimed, none otherwise.
+func freshGen(status string) int64 {
+	if status == herald.StatusSending {
+		return herald.FreshLeaseGen
+	}
+	return 0
 }

@@ -30,16 +30,17 @@ func (s *Store) ClaimDue(ctx context.Context, req herald.ClaimRequest) ([]herald
 			}
 		}
 		args = append(args, req.Limit)
-		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = 'sending', lease_until = ?, updated_at = ?
+		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = 'sending', lease_until = ?, updated_at = ?,
+				lease_gen = lease_gen + 1
 			WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?`+exclude+`
 			ORDER BY next_attempt_at LIMIT ?)
-			RETURNING id, event_id, environment_id, url, attempts`, args...)
+			RETURNING id, event_id, environment_id, url, attempts, lease_gen`, args...)
 		if err != nil {
 			return fmt.Errorf("claim: %w", unavailable(err))
 		}
 		for rows.Next() {
 			var j herald.Job
-			if err := rows.Scan(&j.DeliveryID, &j.EventID, &j.EnvironmentID, &j.URL, &j.Attempts); err != nil {
+			if err := rows.Scan(&j.DeliveryID, &j.EventID, &j.EnvironmentID, &j.URL, &j.Attempts, &j.LeaseGen); err != nil {
 				rows.Close()
 				return fmt.Errorf("claim: scan: %w", unavailable(err))
 			}
@@ -90,11 +91,11 @@ func (s *Store) RecordAttempts(ctx context.Context, results []herald.AttemptResu
 			a := r.Attempt
 			end := a.StartedAt.Add(time.Duration(a.DurationMS) * time.Millisecond)
 			if _, err := ins.ExecContext(ctx, r.DeliveryID, a.Number, ms(a.StartedAt), a.DurationMS, a.StatusCode, a.Error,
-				a.ResponseBody, r.DeliveryID); err != nil {
+				a.ResponseBody, r.DeliveryID, r.LeaseGen); err != nil {
 				return fmt.Errorf("record attempt: %w", unavailable(err))
 			}
 			if _, err := upd.ExecContext(ctx, r.Status, a.Number, nullMS(r.NextAttemptAt), a.StatusCode, a.Error,
-				ms(end), r.DeliveryID); err != nil {
+				ms(end), r.DeliveryID, r.LeaseGen); err != nil {
 				return fmt.Errorf("record delivery state: %w", unavailable(err))
 			}
 		}
@@ -103,11 +104,11 @@ func (s *Store) RecordAttempts(ctx context.Context, results []herald.AttemptResu
 }
 
 // RenewLeases extends the leases of deliveries this process still holds.
-func (s *Store) RenewLeases(ctx context.Context, ids []string, until time.Time) error {
+func (s *Store) RenewLeases(ctx context.Context, leases []herald.Lease, until time.Time) error {
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		st := tx.StmtContext(ctx, s.stmts.renew)
-		for _, id := range ids {
-			if _, err := st.ExecContext(ctx, ms(until), id); err != nil {
+		for _, l := range leases {
+			if _, err := st.ExecContext(ctx, ms(until), l.DeliveryID, l.Gen); err != nil {
 				return fmt.Errorf("renew lease: %w", unavailable(err))
 			}
 		}
@@ -116,11 +117,11 @@ func (s *Store) RenewLeases(ctx context.Context, ids []string, until time.Time) 
 }
 
 // Release puts claimed deliveries back to pending, due at now.
-func (s *Store) Release(ctx context.Context, ids []string, now time.Time) error {
+func (s *Store) Release(ctx context.Context, leases []herald.Lease, now time.Time) error {
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		st := tx.StmtContext(ctx, s.stmts.release)
-		for _, id := range ids {
-			if _, err := st.ExecContext(ctx, ms(now), ms(now), id); err != nil {
+		for _, l := range leases {
+			if _, err := st.ExecContext(ctx, ms(now), ms(now), l.DeliveryID, l.Gen); err != nil {
 				return fmt.Errorf("release: %w", unavailable(err))
 			}
 		}

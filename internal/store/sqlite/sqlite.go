@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	herald "github.com/heraldhq/herald"
@@ -32,9 +33,14 @@ type Store struct {
 	w, r *sql.DB
 	c    *sql.DB // the checkpointer's connection
 	path string
-	ops  chan op
-	stop chan struct{}
-	done chan struct{} // closed when the writer has stopped
+	// lock is held open, with an exclusive flock, for the store's life.
+	lock *os.File
+	// writesFailing is set while writes fail for want of storage (disk
+	// full, read-only, I/O error) and cleared by the next commit that works.
+	writesFailing atomic.Bool
+	ops           chan op
+	stop          chan struct{}
+	done          chan struct{} // closed when the writer has stopped
 	// checkpointed is closed when the checkpointer has stopped.
 	checkpointed chan struct{}
 
@@ -64,6 +70,18 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty path")
 	}
+	// One process per file: a second one would reset the first's
+	// in-flight deliveries below, and both would send them.
+	lock, err := lockFile(path)
+	if err != nil {
+		return nil, err
+	}
+	opened := false
+	defer func() {
+		if !opened {
+			lock.Close()
+		}
+	}()
 	sync := "synchronous(NORMAL)"
 	if opts.SyncFull {
 		sync = "synchronous(FULL)"
@@ -105,8 +123,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open checkpointer: %w", err)
 	}
 	c.SetMaxOpenConns(1)
-	s := &Store{w: w, r: r, c: c, path: path, ops: make(chan op, maxBatch), stop: make(chan struct{}), done: make(chan struct{}),
-		checkpointed: make(chan struct{})}
+	s := &Store{w: w, r: r, c: c, path: path, lock: lock, ops: make(chan op, maxBatch), stop: make(chan struct{}),
+		done: make(chan struct{}), checkpointed: make(chan struct{})}
 	if err := s.stmts.prepare(ctx, w); err != nil {
 		s.closeDBs()
 		return nil, err
@@ -117,6 +135,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.closeDBs()
 		return nil, fmt.Errorf("sqlite: release interrupted deliveries: %w", err)
 	}
+	opened = true
 	go s.writer()
 	go s.checkpointer()
 	return s, nil
@@ -288,7 +307,7 @@ func (s *Store) writer() {
 // transaction, so one bad operation never fails the others. (Failures are
 // rare; savepoints around every operation cost more than the retry.)
 func (s *Store) commit(ctx context.Context, batch []op) {
-	err := s.runTx(ctx, batch)
+	err := s.storage(s.runTx(ctx, batch))
 	if err == nil {
 		for _, o := range batch {
 			o.done <- nil
@@ -300,7 +319,7 @@ func (s *Store) commit(ctx context.Context, batch []op) {
 		return
 	}
 	for _, o := range batch {
-		o.done <- s.runTx(ctx, []op{o})
+		o.done <- s.storage(s.runTx(ctx, []op{o}))
 	}
 }
 
@@ -328,7 +347,7 @@ func (s *Store) Close() error {
 		close(s.stop)
 		<-s.done
 		<-s.checkpointed
-		err = s.closeDBs()
+		err = errors.Join(s.closeDBs(), s.lock.Close())
 	})
 	return err
 }
@@ -342,8 +361,25 @@ func (s *Store) closeDBs() error {
 // the work it stores itself.
 func (s *Store) Wakeups() <-chan struct{} { return nil }
 
-// Ping checks that the database answers.
+// probeBytes is the size of the readiness probe's write.
+const probeBytes = 256 << 10
+
+// Ping checks that the database answers, and, while writes have been
+// failing for want of storage, that a write works again: readiness follows
+// the writes, so that a full disk takes herald out of rotation until it
+// has room again.
 func (s *Store) Ping(ctx context.Context) error {
+	if s.writesFailing.Load() {
+		// A probe as large as a big event: it needs new pages, as the
+		// writes that failed did, and leaves nothing behind.
+		return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO health (pad) VALUES (zeroblob(?))`, probeBytes); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `DELETE FROM health`)
+			return err
+		})
+	}
 	var one int
 	return s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
@@ -368,17 +404,19 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 	st.insertEvent = p(`INSERT INTO events (id, environment_id, type, connection_id, provider_config_key, body, skipped,
 		unknown_fields, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	st.insertDelivery = p(`INSERT INTO deliveries (id, event_id, environment_id, type, connection_id, provider_config_key, url,
-		status, attempts, next_attempt_at, lease_until, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`)
-	st.getIdem = p(`SELECT response FROM idempotency_keys WHERE environment_id = ? AND key = ? AND created_at > ?`)
-	st.putIdem = p(`INSERT OR REPLACE INTO idempotency_keys (environment_id, key, response, created_at) VALUES (?, ?, ?, ?)`)
+		status, attempts, next_attempt_at, lease_until, created_at, updated_at, lease_gen)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`)
+	st.getIdem = p(`SELECT response, request_hash FROM idempotency_keys WHERE environment_id = ? AND key = ? AND created_at > ?`)
+	st.putIdem = p(`INSERT OR REPLACE INTO idempotency_keys (environment_id, key, response, request_hash, created_at)
+		VALUES (?, ?, ?, ?, ?)`)
 	st.insertAttempt = p(`INSERT OR REPLACE INTO attempts (delivery_id, number, started_at, duration_ms, status_code, error, response_body)
-		SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?)`)
+		SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ? AND lease_gen = ?)`)
 	st.updateDelivery = p(`UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, lease_until = NULL,
-		last_status_code = ?, last_error = ?, updated_at = ? WHERE id = ?`)
+		last_status_code = ?, last_error = ?, updated_at = ? WHERE id = ? AND lease_gen = ?`)
 	st.eventBody = p(`SELECT body FROM events WHERE id = ?`)
-	st.renew = p(`UPDATE deliveries SET lease_until = ? WHERE id = ? AND status = 'sending'`)
+	st.renew = p(`UPDATE deliveries SET lease_until = ? WHERE id = ? AND lease_gen = ? AND status = 'sending'`)
 	st.release = p(`UPDATE deliveries SET status = 'pending', lease_until = NULL, next_attempt_at = ?, updated_at = ?
-		WHERE id = ? AND status = 'sending'`)
+		WHERE id = ? AND lease_gen = ? AND status = 'sending'`)
 	st.expire = p(`UPDATE deliveries SET status = 'pending', lease_until = NULL, next_attempt_at = coalesce(next_attempt_at, ?)
 		WHERE status = 'sending' AND lease_until < ?`)
 	return err
@@ -391,3 +429,7 @@ func (st *statements) close() {
 		}
 	}
 }
+
+// EnvironmentChanges returns nil: one process owns a SQLite file, and its
+// cache sees every write to an environment itself.
+func (s *Store) EnvironmentChanges() <-chan string { return nil }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -158,7 +159,7 @@ func TestCrashRecoveryKeepsFinished(t *testing.T) {
 		t.Fatal(err)
 	}
 	code := 200
-	if err := s.RecordAttempts(ctx, []herald.AttemptResult{{DeliveryID: ne.Deliveries[0].ID, Status: herald.StatusSucceeded,
+	if err := s.RecordAttempts(ctx, []herald.AttemptResult{{DeliveryID: ne.Deliveries[0].ID, LeaseGen: 1, Status: herald.StatusSucceeded,
 		Attempt: herald.Attempt{Number: 1, StartedAt: now, DurationMS: 3, StatusCode: &code}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -308,8 +309,8 @@ func TestCloseIdempotent(t *testing.T) {
 			return s.RecordAttempts(ctx, []herald.AttemptResult{{DeliveryID: newID(t), Status: herald.StatusFailed,
 				Attempt: herald.Attempt{Number: 1, StartedAt: now}}})
 		}},
-		{"RenewLeases", func() error { return s.RenewLeases(ctx, []string{newID(t)}, now) }},
-		{"Release", func() error { return s.Release(ctx, []string{newID(t)}, now) }},
+		{"RenewLeases", func() error { return s.RenewLeases(ctx, []herald.Lease{{DeliveryID: newID(t), Gen: 1}}, now) }},
+		{"Release", func() error { return s.Release(ctx, []herald.Lease{{DeliveryID: newID(t), Gen: 1}}, now) }},
 		{"AddAdminKeyHash", func() error { return s.AddAdminKeyHash(ctx, []byte("h")) }},
 		{"AdminKeyHashes", func() error { _, err := s.AdminKeyHashes(ctx); return err }},
 	}
@@ -493,7 +494,7 @@ func BenchmarkClaimRecord(b *testing.B) {
 		}
 		results := make([]herald.AttemptResult, len(jobs))
 		for i, j := range jobs {
-			results[i] = herald.AttemptResult{DeliveryID: j.DeliveryID, Status: herald.StatusSucceeded,
+			results[i] = herald.AttemptResult{DeliveryID: j.DeliveryID, LeaseGen: j.LeaseGen, Status: herald.StatusSucceeded,
 				Attempt: herald.Attempt{Number: 1, StartedAt: now, DurationMS: 12, StatusCode: &code}}
 		}
 		if err := s.RecordAttempts(ctx, results); err != nil {
@@ -514,4 +515,28 @@ func TestNoWakeups(t *testing.T) {
 	if s.Wakeups() != nil {
 		t.Fatal("Wakeups() is not nil")
 	}
+}
+
+// A second Store on the same file is refused at once, and the file is free
+// again once the first is closed (hardening #7).
+func TestSecondOpenRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "herald.db")
+	first, err := sqlite.Open(t.Context(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := sqlite.Open(t.Context(), path, sqlite.Options{}); !errors.Is(err, sqlite.ErrLocked) {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("second Open = %v, want sqlite.ErrLocked", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := sqlite.Open(t.Context(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	again.Close()
 }

@@ -185,11 +185,12 @@ func testEnvDeleteCascades(t *testing.T, s herald.Store) {
 	}
 	var results []herald.AttemptResult
 	for i, j := range jobs {
-		r := herald.AttemptResult{DeliveryID: j.DeliveryID, Attempt: herald.Attempt{Number: 1, StartedAt: t0, DurationMS: 5, StatusCode: ptr(200)},
-			Status: herald.StatusSucceeded}
+		r := herald.AttemptResult{DeliveryID: j.DeliveryID, LeaseGen: j.LeaseGen,
+			Attempt: herald.Attempt{Number: 1, StartedAt: t0, DurationMS: 5, StatusCode: ptr(200)}, Status: herald.StatusSucceeded}
 		if i%3 == 1 {
-			r = herald.AttemptResult{DeliveryID: j.DeliveryID, Attempt: herald.Attempt{Number: 1, StartedAt: t0, DurationMS: 5, Error: ptr("refused")},
-				Status: herald.StatusPending, NextAttemptAt: ptr(at(time.Hour))}
+			r = herald.AttemptResult{DeliveryID: j.DeliveryID, LeaseGen: j.LeaseGen,
+				Attempt: herald.Attempt{Number: 1, StartedAt: t0, DurationMS: 5, Error: ptr("refused")},
+				Status:  herald.StatusPending, NextAttemptAt: ptr(at(time.Hour))}
 		}
 		if i%3 == 2 {
 			continue // left sending

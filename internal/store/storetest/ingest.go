@@ -20,6 +20,7 @@ func ingestTests() []test {
 		{"IdempotencyReplay", testIngestIdempotencyReplay},
 		{"IdempotencyPerEnvironment", testIngestIdempotencyPerEnvironment},
 		{"IdempotencyWindow", testIngestIdempotencyWindow},
+		{"IdempotencyKeyReused", testIngestIdempotencyKeyReused},
 		{"FailureStoresNothing", testIngestFailureStoresNothing},
 		{"ConcurrentWithFailure", testIngestConcurrentWithFailure},
 		{"IdempotencyConcurrentSameKey", testIngestIdempotencyConcurrent},
@@ -193,6 +194,63 @@ func testIngestWithoutKey(t *testing.T, s herald.Store) {
 
 func idemReq(envID, key, response string, now time.Time, events ...herald.EventRecord) herald.IngestRequest {
 	return herald.IngestRequest{EnvironmentID: envID, IdempotencyKey: key, Response: []byte(response), Events: events, Now: now}
+}
+
+// The same key with another request hash is refused and stores nothing; the
+// same hash replays; a key stored without a hash (before hashes were kept)
+// replays for any request. In a group commit only the reused request fails.
+func testIngestIdempotencyKeyReused(t *testing.T, s herald.Store) {
+	ctx := t.Context()
+	env := newEnv(t, s, "prod")
+	req := func(key, hash string) herald.IngestRequest {
+		r := idemReq(env.ID, key, `{"id":"`+key+`"}`, t0, makeEvent(t, env.ID, spec{URLs: []string{urlA}}))
+		if hash != "" {
+			r.RequestHash = []byte(hash)
+		}
+		return r
+	}
+	if _, err := s.Ingest(ctx, req("k", "hash-1")); err != nil {
+		t.Fatal(err)
+	}
+	reused := req("k", "hash-2")
+	if replay, err := s.Ingest(ctx, reused); !errors.Is(err, herald.ErrIdempotencyKeyReused) || replay != nil {
+		t.Fatalf("same key, other hash: %q, %v; want herald.ErrIdempotencyKeyReused", replay, err)
+	}
+	if _, _, err := s.GetEvent(ctx, env.ID, reused.Events[0].Event.ID); !errors.Is(err, herald.ErrNotFound) {
+		t.Errorf("the refused request stored its event: %v", err)
+	}
+	if replay, err := s.Ingest(ctx, req("k", "hash-1")); err != nil || string(replay) != `{"id":"k"}` {
+		t.Errorf("same key, same hash: %q, %v; want the first answer", replay, err)
+	}
+	if _, err := s.Ingest(ctx, req("old", "")); err != nil {
+		t.Fatal(err)
+	}
+	if replay, err := s.Ingest(ctx, req("old", "any")); err != nil || string(replay) != `{"id":"old"}` {
+		t.Errorf("key stored without a hash: %q, %v; want the first answer", replay, err)
+	}
+	// Concurrent requests share group commits: the reused one fails alone.
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i == 0 {
+				_, errs[i] = s.Ingest(ctx, req("k", "hash-3"))
+				return
+			}
+			_, errs[i] = s.Ingest(ctx, req(fmt.Sprint("fresh-", i), "h"))
+		}()
+	}
+	wg.Wait()
+	if !errors.Is(errs[0], herald.ErrIdempotencyKeyReused) {
+		t.Errorf("reused key among others: %v, want herald.ErrIdempotencyKeyReused", errs[0])
+	}
+	for i, err := range errs[1:] {
+		if err != nil {
+			t.Errorf("fresh request %d beside a reused key: %v", i+1, err)
+		}
+	}
 }
 
 func testIngestIdempotencyReplay(t *testing.T, s herald.Store) {
@@ -491,7 +549,7 @@ func testIngestStoredClaimed(t *testing.T, s herald.Store) {
 	// The reserving process attempts one and gives the other back.
 	record(t, s, herald.AttemptResult{DeliveryID: want[0].ID, Status: herald.StatusSucceeded,
 		Attempt: herald.Attempt{Number: 1, StartedAt: at(time.Second), DurationMS: 10, StatusCode: ptr(200)}})
-	if err := s.Release(t.Context(), []string{want[1].ID}, at(2*time.Second)); err != nil {
+	if err := s.Release(t.Context(), firstLeases(want[1].ID), at(2*time.Second)); err != nil {
 		t.Fatalf("Release: %v", err)
 	}
 	got, _, attempts := getDelivery(t, s, env.ID, want[0].ID)

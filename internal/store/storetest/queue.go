@@ -23,6 +23,7 @@ func dispatchTests() []test {
 		{"RecordAttemptsAfterDelete", testRecordAttemptsAfterDelete},
 		{"Release", testRelease},
 		{"RenewLeases", testRenewLeases},
+		{"StaleLeaseFenced", testStaleLeaseFenced},
 	}
 }
 
@@ -378,7 +379,7 @@ func testRecordAttempts(t *testing.T, s herald.Store) {
 		t.Fatalf("claim after the retry time = %+v, want %s with 1 attempt made", jobs, ds[1].ID)
 	}
 	// Its second attempt fails for good.
-	record(t, s, herald.AttemptResult{DeliveryID: ds[1].ID, Status: herald.StatusFailed,
+	record(t, s, herald.AttemptResult{DeliveryID: ds[1].ID, LeaseGen: jobs[0].LeaseGen, Status: herald.StatusFailed,
 		Attempt: herald.Attempt{Number: 2, StartedAt: retryAt, DurationMS: 5, StatusCode: ptr(500)}})
 	got, _, attempts := getDelivery(t, s, env.ID, ds[1].ID)
 	want := ds[1]
@@ -413,7 +414,7 @@ func testRecordAttemptsAfterDelete(t *testing.T, s herald.Store) {
 	}
 	var results []herald.AttemptResult
 	for _, j := range jobs {
-		results = append(results, herald.AttemptResult{DeliveryID: j.DeliveryID, Status: herald.StatusSucceeded,
+		results = append(results, herald.AttemptResult{DeliveryID: j.DeliveryID, LeaseGen: j.LeaseGen, Status: herald.StatusSucceeded,
 			Attempt: herald.Attempt{Number: 1, StartedAt: t0, DurationMS: 9, StatusCode: ptr(200)}})
 	}
 	// A result for a delivery that never existed is ignored too.
@@ -453,7 +454,7 @@ func testRelease(t *testing.T, s herald.Store) {
 	record(t, s, herald.AttemptResult{DeliveryID: ds[3].ID, Status: herald.StatusSucceeded,
 		Attempt: herald.Attempt{Number: 1, StartedAt: t0, DurationMS: 4, StatusCode: ptr(200)}})
 	releasedAt := at(5 * time.Second)
-	if err := s.Release(ctx, []string{ds[0].ID, ds[1].ID, ds[3].ID, newID(t)}, releasedAt); err != nil {
+	if err := s.Release(ctx, firstLeases(ds[0].ID, ds[1].ID, ds[3].ID, newID(t)), releasedAt); err != nil {
 		t.Fatalf("Release: %v", err)
 	}
 	if err := s.Release(ctx, nil, releasedAt); err != nil {
@@ -494,13 +495,13 @@ func testRenewLeases(t *testing.T, s herald.Store) {
 	if err != nil || len(jobs) != 2 {
 		t.Fatalf("ClaimDue = %d jobs, %v; want 2", len(jobs), err)
 	}
-	if err := s.RenewLeases(ctx, jobIDs(jobs), at(10*time.Minute)); err != nil {
+	if err := s.RenewLeases(ctx, jobLeases(jobs), at(10*time.Minute)); err != nil {
 		t.Fatalf("RenewLeases: %v", err)
 	}
 	if err := s.RenewLeases(ctx, nil, at(10*time.Minute)); err != nil {
 		t.Fatalf("RenewLeases(nil): %v", err)
 	}
-	if err := s.RenewLeases(ctx, []string{newID(t)}, at(10*time.Minute)); err != nil {
+	if err := s.RenewLeases(ctx, firstLeases(newID(t)), at(10*time.Minute)); err != nil {
 		t.Fatalf("RenewLeases(unknown): %v", err)
 	}
 	for _, d := range ne.Deliveries {
@@ -515,7 +516,7 @@ func testRenewLeases(t *testing.T, s herald.Store) {
 	// Renewing a finished delivery does not bring it back.
 	record(t, s, herald.AttemptResult{DeliveryID: jobs[0].DeliveryID, Status: herald.StatusSucceeded,
 		Attempt: herald.Attempt{Number: 1, StartedAt: t0, DurationMS: 4, StatusCode: ptr(200)}})
-	if err := s.RenewLeases(ctx, jobIDs(jobs), at(20*time.Minute)); err != nil {
+	if err := s.RenewLeases(ctx, jobLeases(jobs), at(20*time.Minute)); err != nil {
 		t.Fatalf("RenewLeases: %v", err)
 	}
 	if st := statusOf(t, s, env.ID, jobs[0].DeliveryID); st != herald.StatusSucceeded {
@@ -556,7 +557,7 @@ func testLeaseExpiry(t *testing.T, s herald.Store) {
 			Attempt: herald.Attempt{Number: 1, StartedAt: t0, DurationMS: 5, StatusCode: ptr(200)}},
 		herald.AttemptResult{DeliveryID: ds[1].ID, Status: herald.StatusPending, NextAttemptAt: ptr(at(time.Hour)),
 			Attempt: herald.Attempt{Number: 1, StartedAt: t0, DurationMS: 5, StatusCode: ptr(500)}})
-	if err := s.RenewLeases(ctx, []string{ds[2].ID}, at(10*time.Minute)); err != nil {
+	if err := s.RenewLeases(ctx, firstLeases(ds[2].ID), at(10*time.Minute)); err != nil {
 		t.Fatalf("RenewLeases: %v", err)
 	}
 
@@ -574,7 +575,7 @@ func testLeaseExpiry(t *testing.T, s herald.Store) {
 		}
 	}
 
-	record(t, s, herald.AttemptResult{DeliveryID: ds[3].ID, Status: herald.StatusSucceeded,
+	record(t, s, herald.AttemptResult{DeliveryID: ds[3].ID, LeaseGen: jobs[0].LeaseGen, Status: herald.StatusSucceeded,
 		Attempt: herald.Attempt{Number: 1, StartedAt: lease, DurationMS: 5, StatusCode: ptr(200)}})
 
 	// A delivery stored claimed expires like a claimed one; with a limit
@@ -599,5 +600,56 @@ func testLeaseExpiry(t *testing.T, s herald.Store) {
 	}
 	if st := statusOf(t, s, env.ID, ds[0].ID); st != herald.StatusSucceeded {
 		t.Errorf("finished delivery became %q", st)
+	}
+}
+
+// testStaleLeaseFenced: a holder whose lease ran out while another process
+// claimed the delivery again (a new generation) can no longer write its
+// outcome, renew or release: only the new holder's writes count
+// (hardening #8).
+func testStaleLeaseFenced(t *testing.T, s herald.Store) {
+	ctx := t.Context()
+	env := newEnv(t, s, "prod")
+	ne := makeEvent(t, env.ID, spec{URLs: []string{urlA}})
+	ingest(t, s, env.ID, ne)
+	id := ne.Deliveries[0].ID
+	old, err := s.ClaimDue(ctx, herald.ClaimRequest{Now: t0, Limit: 10, LeaseUntil: at(time.Minute)})
+	if err != nil || len(old) != 1 {
+		t.Fatalf("first claim = %d jobs, %v", len(old), err)
+	}
+	// The first holder stalls past its lease; another claims the delivery.
+	cur, err := s.ClaimDue(ctx, herald.ClaimRequest{Now: at(2 * time.Minute), Limit: 10, LeaseUntil: at(3 * time.Minute)})
+	if err != nil || len(cur) != 1 || cur[0].DeliveryID != id {
+		t.Fatalf("second claim = %+v, %v; want the expired delivery", cur, err)
+	}
+	if cur[0].LeaseGen <= old[0].LeaseGen {
+		t.Fatalf("second claim has lease generation %d, want more than the first's %d", cur[0].LeaseGen, old[0].LeaseGen)
+	}
+	// The stale holder's writes are ignored.
+	if err := s.RecordAttempts(ctx, []herald.AttemptResult{{DeliveryID: id, LeaseGen: old[0].LeaseGen, Status: herald.StatusFailed,
+		Attempt: herald.Attempt{Number: 1, StartedAt: at(2 * time.Minute), DurationMS: 5, StatusCode: ptr(500)}}}); err != nil {
+		t.Fatalf("stale RecordAttempts: %v", err)
+	}
+	if err := s.RenewLeases(ctx, jobLeases(old), at(time.Hour)); err != nil {
+		t.Fatalf("stale RenewLeases: %v", err)
+	}
+	if err := s.Release(ctx, jobLeases(old), at(2*time.Minute)); err != nil {
+		t.Fatalf("stale Release: %v", err)
+	}
+	got, _, attempts := getDelivery(t, s, env.ID, id)
+	if got.Status != herald.StatusSending || len(attempts) != 0 || got.Attempts != 0 {
+		t.Fatalf("after the stale holder's writes: %s with %d attempts (%+v); want still sending, no attempt", got.Status, len(attempts), attempts)
+	}
+	// Its lease is the new holder's: past it the delivery is claimable, not
+	// before (the stale renewal did not extend it).
+	if jobs := claim(t, s, at(3*time.Minute).Add(-time.Millisecond), 10); len(jobs) != 0 {
+		t.Fatalf("claimed %v within the new holder's lease", jobIDs(jobs))
+	}
+	// The current holder's outcome is written.
+	record(t, s, herald.AttemptResult{DeliveryID: id, LeaseGen: cur[0].LeaseGen, Status: herald.StatusSucceeded,
+		Attempt: herald.Attempt{Number: 1, StartedAt: at(2 * time.Minute), DurationMS: 7, StatusCode: ptr(200)}})
+	got, _, attempts = getDelivery(t, s, env.ID, id)
+	if got.Status != herald.StatusSucceeded || len(attempts) != 1 || attempts[0].StatusCode == nil || *attempts[0].StatusCode != 200 {
+		t.Fatalf("after the current holder's outcome: %s, attempts %+v; want succeeded with its 200", got.Status, attempts)
 	}
 }

@@ -326,7 +326,7 @@ func testGetDeliveryAttempts(t *testing.T, s herald.Store) {
 		if len(jobs) != 1 || jobs[0].DeliveryID != d.ID || jobs[0].Attempts != i {
 			t.Fatalf("attempt %d: claimed %+v, want %s with %d attempts made", i+1, jobs, d.ID, i)
 		}
-		record(t, s, herald.AttemptResult{DeliveryID: d.ID, Attempt: attempt, Status: status[i], NextAttemptAt: next[i]})
+		record(t, s, herald.AttemptResult{DeliveryID: d.ID, LeaseGen: jobs[0].LeaseGen, Attempt: attempt, Status: status[i], NextAttemptAt: next[i]})
 		if next[i] != nil {
 			now = *next[i]
 		}

@@ -196,6 +196,24 @@ func jobIDs(js []herald.Job) []string {
 	return out
 }
 
+// firstLeases names deliveries held under their first lease.
+func firstLeases(ids ...string) []herald.Lease {
+	out := make([]herald.Lease, len(ids))
+	for i, id := range ids {
+		out[i] = herald.Lease{DeliveryID: id, Gen: herald.FreshLeaseGen}
+	}
+	return out
+}
+
+// jobLeases names the leases of claimed jobs.
+func jobLeases(js []herald.Job) []herald.Lease {
+	out := make([]herald.Lease, len(js))
+	for i, j := range js {
+		out[i] = herald.Lease{DeliveryID: j.DeliveryID, Gen: j.LeaseGen}
+	}
+	return out
+}
+
 func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
@@ -218,8 +236,15 @@ func claim(t testing.TB, s herald.Store, now time.Time, limit int, exclude ...st
 	return jobs
 }
 
+// record writes outcomes; a result without a LeaseGen is for a delivery's
+// first claim (generation 1), which is what most tests hold.
 func record(t testing.TB, s herald.Store, results ...herald.AttemptResult) {
 	t.Helper()
+	for i := range results {
+		if results[i].LeaseGen == 0 {
+			results[i].LeaseGen = herald.FreshLeaseGen
+		}
+	}
 	if err := s.RecordAttempts(t.Context(), results); err != nil {
 		t.Fatalf("RecordAttempts: %v", err)
 	}
