@@ -2,9 +2,9 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"regexp"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -268,12 +268,7 @@ func testRetries(t *testing.T) {
 	// A network error (nothing listening) is a failure that is retried.
 	t.Run("connection_refused", func(t *testing.T) {
 		t.Parallel()
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		dead := "http://" + ln.Addr().String() + "/hook"
-		ln.Close()
+		dead := "http://" + refusingAddr(t) + "/hook"
 		e := newEnv(t, h)
 		e.patch(t, map[string]any{"primary_url": dead, "retry": map[string]any{"schedule_ms": []int{10, 10}}})
 		a := e.post(t, retryEvent)
@@ -349,4 +344,24 @@ func testIndependence(t *testing.T) {
 		}
 	}
 	stillHanging("after the other environment's deliveries succeeded")
+}
+
+// refusingAddr returns a loopback address where connections are refused:
+// a socket bound to a port but not listening, held until the test ends, so
+// that no other test's listener can take the port meanwhile.
+func refusingAddr(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
 }

@@ -100,7 +100,8 @@ func text(s string) string {
 
 // decide fills in the attempt's outcome and the delivery's next state. err
 // is why there is no response, or, with resp, what went wrong reading its
-// body (noted on the attempt; the status code decides).
+// body: noted on the attempt, and a failure even after a 2xx, since the
+// attempt's timeout covers the whole response (as Nango's client does).
 func (d *Dispatcher) decide(res herald.AttemptResult, env *herald.Environment, err error, resp *http.Response, start time.Time) herald.AttemptResult {
 	end := time.Now()
 	res.Attempt.DurationMS = end.Sub(start).Milliseconds()
@@ -118,7 +119,7 @@ func (d *Dispatcher) decide(res herald.AttemptResult, env *herald.Environment, e
 		if len(notes) > 0 {
 			res.Attempt.Error = ptr(strings.Join(notes, "; "))
 		}
-		if code >= 200 && code < 300 {
+		if code >= 200 && code < 300 && err == nil {
 			res.Status = herald.StatusSucceeded
 			return res
 		}

@@ -121,7 +121,8 @@ func answering(t *testing.T, status int, body string) string {
 
 // TestAttemptRecordsBodyReadError: a receiver that answers and then stalls
 // or cuts its body off has the read error noted on the attempt, with its
-// status code; a 2xx is still a success, anything else a failure.
+// status code, and the attempt is a failure even after a 2xx: the timeout
+// covers the whole response, as with Nango's client.
 func TestAttemptRecordsBodyReadError(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -132,13 +133,13 @@ func TestAttemptRecordsBodyReadError(t *testing.T) {
 		bodyPrefix string
 	}{
 		{"2xx_then_stall", func(t *testing.T) string { return stalling(t, 200, "partial") },
-			herald.StatusSucceeded, 200, []string{"reading the response body", "timed out after 1s"}, "partial"},
+			herald.StatusFailed, 200, []string{"reading the response body", "timed out after 1s"}, "partial"},
 		{"500_then_stall", func(t *testing.T) string { return stalling(t, 500, "oops") },
 			herald.StatusFailed, 500, []string{"reading the response body", "timed out after 1s"}, "oops"},
 		{"302_then_stall", func(t *testing.T) string { return stalling(t, 302, "") },
 			herald.StatusFailed, 302, []string{"redirect (302) not followed", "reading the response body: timed out after 1s"}, ""},
 		{"2xx_cut_off", func(t *testing.T) string { return cutOff(t, 202, "half") },
-			herald.StatusSucceeded, 202, []string{"reading the response body: unexpected EOF"}, "half"},
+			herald.StatusFailed, 202, []string{"reading the response body: unexpected EOF"}, "half"},
 		{"500_cut_off", func(t *testing.T) string { return cutOff(t, 500, "half") },
 			herald.StatusFailed, 500, []string{"reading the response body: unexpected EOF"}, "half"},
 		{"2xx_whole_body", func(t *testing.T) string { return answering(t, 200, "fine") },

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	herald "github.com/heraldhq/herald"
@@ -41,6 +42,19 @@ func (d *Dispatcher) writeResults() {
 			stopping := d.stopping
 			d.mu.Unlock()
 			if stopping && attempt >= 5 {
+				break
+			}
+			if attempt >= 2 && !errors.Is(err, herald.ErrUnavailable) {
+				// The database answers but refuses this batch: write the
+				// outcomes one by one, so that one bad outcome cannot hold
+				// back the others for ever. One that still fails is given
+				// up; its delivery stays claimed and is attempted again
+				// once the lease ends (at-least-once).
+				for _, r := range batch {
+					if err := d.store.RecordAttempts(context.Background(), []herald.AttemptResult{r}); err != nil {
+						d.log.Error("record attempt: given up, the delivery will be attempted again", "delivery_id", r.DeliveryID, "err", err)
+					}
+				}
 				break
 			}
 			time.Sleep(min(time.Duration(attempt+1)*100*time.Millisecond, 2*time.Second))

@@ -73,6 +73,12 @@ func FuzzRedactDSN(f *testing.F) {
 				}
 			}
 		}
+		// A key that holds a separator makes the secret another
+		// parameter's value (?PASSWORD&0=secret is "PASSWORD" and "0"):
+		// nothing says that one is a password.
+		if strings.ContainsAny(key, "&;=#") {
+			t.Skip()
+		}
 		// Arbitrary text as a whole DSN: never a panic.
 		redactDSN(user + pass + host + key + other + otherValue)
 

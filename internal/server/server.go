@@ -9,8 +9,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/google/uuid"
 	herald "github.com/heraldhq/herald"
@@ -213,6 +215,26 @@ func devSetup(ctx context.Context, store herald.Store, envService *environments.
 func redactDSN(dsn string) string {
 	const hidden = "…"
 	const whole = "[redacted]"
+	// Whatever a parser would make of it, everything between "://" and the
+	// last "@" may be credentials ("postgres:///:secret#@host" parses as a
+	// path and a fragment): it is cut out before parsing, and shown as "…".
+	if strings.ContainsFunc(dsn, unicode.IsControl) {
+		return whole
+	}
+	cutUser := false
+	var secrets []string
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		authority, _, _ := strings.Cut(dsn[i+3:], "?") // a query holds no credentials of the URL's own
+		if at := strings.LastIndex(authority, "@"); at >= 0 {
+			if _, pass, ok := strings.Cut(dsn[i+3:i+3+at], ":"); ok {
+				secrets = append(secrets, pass, unescapeOr(pass))
+			}
+			dsn, cutUser = dsn[:i+3]+dsn[i+3+at+1:], true
+		}
+		if strings.Contains(dsn[i+3:], "@") {
+			return whole // an "@" further on: credentials in a place no parser agrees on
+		}
+	}
 	u, err := url.Parse(dsn)
 	if err != nil || u.Scheme == "" || strings.ContainsAny(u.Opaque, "@=") {
 		return whole
@@ -226,7 +248,6 @@ func redactDSN(dsn string) string {
 		}
 		return false
 	}
-	var secrets []string
 	if u.User != nil {
 		if p, ok := u.User.Password(); ok {
 			secrets = append(secrets, p)
@@ -244,19 +265,21 @@ func redactDSN(dsn string) string {
 			rest = ""
 		}
 		name, value, _ := strings.Cut(param, "=")
-		if sensitive(param) { // by its name, or a value that looks like more parameters
+		if sensitive(param) || name == "" { // by its name, a value that looks like more parameters, or no name at all
 			param = name + "=" + hidden
 			secrets = append(secrets, value, unescapeOr(value))
 		}
 		q.WriteString(param + sep)
 	}
 	u.RawQuery = q.String()
+	// A database URL has no use for a fragment; one may hold what looks
+	// like credentials ("postgres://#:secret@host"), so it is never shown.
 	fragment := ""
-	if u.Fragment != "" && sensitive(u.Fragment) {
+	if u.Fragment != "" || u.RawFragment != "" || strings.Contains(dsn, "#") {
 		fragment = "#" + hidden
 		u.Fragment, u.RawFragment = "", ""
 	}
-	hadUser := u.User != nil
+	hadUser := u.User != nil || cutUser
 	u.User = nil
 	out := u.String() + fragment
 	if hadUser {
@@ -267,8 +290,18 @@ func redactDSN(dsn string) string {
 			return whole // a secret also shows elsewhere: hide everything
 		}
 	}
+	// Last guard, for inputs no parser reads the same way twice: anything
+	// still named like a password with a value shown hides everything.
+	rest := strings.TrimPrefix(out, u.Scheme+"://"+hidden+"@")
+	if leftSecret.MatchString(out) || strings.Contains(rest, "@") {
+		return whole
+	}
 	return out
 }
+
+// leftSecret matches a password-like name followed by a value other than
+// the "…" that redactDSN writes.
+var leftSecret = regexp.MustCompile(`(?i)(pass|sslkey)[^=]*=[^…]`)
 
 // unescapeOr is s with %XX and + decoded, or s itself if it cannot be.
 func unescapeOr(s string) string {

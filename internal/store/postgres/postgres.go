@@ -175,7 +175,9 @@ func (s *Store) listen() {
 }
 
 func (s *Store) listenOnce(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, s.dsn)
+	// The pool's parsed configuration, not the URL: pool_max_conns and
+	// the like are not connection parameters the server would accept.
+	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return err
 	}

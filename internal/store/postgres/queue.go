@@ -96,16 +96,16 @@ func (s *Store) RecordAttempts(ctx context.Context, results []herald.AttemptResu
 				$8::bigint[], $9::text[], $10::timestamptz[], $11::timestamptz[])
 				AS u(id, number, started_at, duration_ms, code, error, response_body, gen, status, next, updated)),
 		held AS (
-			SELECT d.id FROM deliveries d JOIN u ON d.id = u.id AND d.lease_gen = u.gen
+			SELECT d.id, d.lease_gen AS gen FROM deliveries d JOIN u ON d.id = u.id AND d.lease_gen = u.gen
 			ORDER BY d.id FOR NO KEY UPDATE OF d),
 		ins AS (
 			INSERT INTO attempts (delivery_id, number, started_at, duration_ms, status_code, error, response_body)
-			SELECT u.id, u.number, u.started_at, u.duration_ms, u.code, u.error, u.response_body FROM u JOIN held USING (id)
+			SELECT u.id, u.number, u.started_at, u.duration_ms, u.code, u.error, u.response_body FROM u JOIN held USING (id, gen)
 			ON CONFLICT (delivery_id, number) DO UPDATE SET started_at = EXCLUDED.started_at, duration_ms = EXCLUDED.duration_ms,
 				status_code = EXCLUDED.status_code, error = EXCLUDED.error, response_body = EXCLUDED.response_body)
 		UPDATE deliveries d SET status = u.status, attempts = u.number, next_attempt_at = u.next, lease_until = NULL,
 			last_status_code = u.code, last_error = u.error, updated_at = u.updated
-		FROM u JOIN held USING (id) WHERE d.id = u.id`,
+		FROM u JOIN held USING (id, gen) WHERE d.id = u.id`,
 		ids, numbers, started, durations, codes, errs, bodies, gens, statuses, next, updated)
 	if err != nil {
 		return fmt.Errorf("record attempts: %w", wrap(err))
