@@ -78,9 +78,13 @@ func (o object) field(name string) string {
 // or nil when there are none. Nango adds fields to its bodies without
 // notice, so an unknown field is carried along rather than refused; the
 // caller that wants typos caught refuses what [UnknownFields] lists.
-func (o object) extras(known ...string) map[string]any {
+func (o object) extras(known ...string) map[string]any { return without(o.m, known) }
+
+// without returns the fields of m not among known, or nil when there are
+// none.
+func without(m map[string]any, known []string) map[string]any {
 	var out map[string]any
-	for k, v := range o.m {
+	for k, v := range m {
 		if slices.Contains(known, k) {
 			continue
 		}
@@ -651,16 +655,4 @@ func UnknownFields(w Webhook) []string {
 }
 
 // unknown returns the fields of e.Extra that are not among known.
-func (e *ErrorPayload) unknown(known []string) map[string]any {
-	var out map[string]any
-	for k, v := range e.Extra {
-		if slices.Contains(known, k) {
-			continue
-		}
-		if out == nil {
-			out = make(map[string]any)
-		}
-		out[k] = v
-	}
-	return out
-}
+func (e *ErrorPayload) unknown(known []string) map[string]any { return without(e.Extra, known) }
