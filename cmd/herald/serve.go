@@ -67,6 +67,12 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	if err := envDuration("HERALD_SHUTDOWN_GRACE", &cfg.ShutdownGrace); err != nil {
 		return cfg, err
 	}
+	bodyMiB := int(server.DefaultBodyBudget >> 20)
+	if v := getenv("HERALD_BODY_BUDGET_MIB"); v != "" {
+		if bodyMiB, err = strconv.Atoi(v); err != nil {
+			return cfg, fmt.Errorf("HERALD_BODY_BUDGET_MIB: %q is not a number of MiB", v)
+		}
+	}
 	// Environment only, never a flag: a flag would show in ps.
 	if v := getenv("HERALD_ENCRYPTION_KEY"); v != "" {
 		if cfg.EncryptionKeys, err = crypt.ParseKeys(v); err != nil {
@@ -84,9 +90,14 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	fs.BoolVar(&cfg.Dev, "dev", cfg.Dev, "local development: allow private URLs, create an admin key and a dev environment (HERALD_DEV)")
 	fs.DurationVar(&cfg.Lease, "lease", cfg.Lease, "how long a claimed delivery stays with a process that stops renewing it (it crashed) before another takes it over; 1s–10m (HERALD_LEASE)")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cfg.ShutdownGrace, "how long in-flight attempts may finish at shutdown before they are released; 100ms–25s (HERALD_SHUTDOWN_GRACE)")
+	fs.IntVar(&bodyMiB, "body-budget-mib", bodyMiB, "request-body bytes held in memory at once, all requests together, in MiB; past it requests get 503; 8–4096 (HERALD_BODY_BUDGET_MIB)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
+	if bodyMiB < 8 || bodyMiB > 4096 {
+		return cfg, fmt.Errorf("serve: --body-budget-mib %d is outside 8–4096", bodyMiB)
+	}
+	cfg.BodyBudget = int64(bodyMiB) << 20
 	if err := resolveAdminKey(&cfg, fs, adminKeyFile, getenv); err != nil {
 		return cfg, err
 	}

@@ -36,6 +36,12 @@ func TestParseServeFlags(t *testing.T) {
 		{name: "lease flag wins", args: []string{"--lease", "5s", "--shutdown-grace", "1s"}, env: map[string]string{"HERALD_LEASE": "2s"},
 			want: server.Config{Addr: "127.0.0.1:8080", Database: "sqlite:herald.db", Lease: 5 * time.Second, ShutdownGrace: time.Second}},
 		{name: "bad lease env", env: map[string]string{"HERALD_LEASE": "soon"}, wantErr: "HERALD_LEASE"},
+		{name: "body budget flag wins", args: []string{"--body-budget-mib", "32"}, env: map[string]string{"HERALD_BODY_BUDGET_MIB": "16"},
+			want: server.Config{Addr: "127.0.0.1:8080", Database: "sqlite:herald.db", BodyBudget: 32 << 20}},
+		{name: "body budget from env", env: map[string]string{"HERALD_BODY_BUDGET_MIB": "16"},
+			want: server.Config{Addr: "127.0.0.1:8080", Database: "sqlite:herald.db", BodyBudget: 16 << 20}},
+		{name: "body budget too small", args: []string{"--body-budget-mib", "1"}, wantErr: "--body-budget-mib"},
+		{name: "bad body budget env", env: map[string]string{"HERALD_BODY_BUDGET_MIB": "lots"}, wantErr: "HERALD_BODY_BUDGET_MIB"},
 		{name: "lease too short", args: []string{"--lease", "10ms"}, wantErr: "--lease"},
 		{name: "grace too long", args: []string{"--shutdown-grace", "1m"}, wantErr: "--shutdown-grace"},
 		{name: "unknown flag", args: []string{"--nope"}, wantErr: "nope"},
@@ -58,6 +64,9 @@ func TestParseServeFlags(t *testing.T) {
 			}
 			if tt.want.ShutdownGrace == 0 {
 				tt.want.ShutdownGrace = server.DefaultShutdownGrace
+			}
+			if tt.want.BodyBudget == 0 {
+				tt.want.BodyBudget = server.DefaultBodyBudget
 			}
 			if got != tt.want {
 				t.Fatalf("got %+v, want %+v", got, tt.want)

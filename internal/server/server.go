@@ -41,6 +41,9 @@ type Config struct {
 	// ShutdownGrace is how long in-flight attempts may finish at shutdown
 	// before they are released. 0: DefaultShutdownGrace.
 	ShutdownGrace time.Duration
+	// BodyBudget bounds the request-body bytes held in memory at once,
+	// all requests together. 0: DefaultBodyBudget.
+	BodyBudget int64
 	// EncryptionKeys encrypt signing keys at rest, newest first
 	// (HERALD_ENCRYPTION_KEY, crypt.ParseKeys). Empty: stored in plaintext.
 	EncryptionKeys crypt.Keyring
@@ -50,6 +53,7 @@ type Config struct {
 const (
 	DefaultLease         = 30 * time.Second
 	DefaultShutdownGrace = 10 * time.Second
+	DefaultBodyBudget    = api.DefaultBodyBudget
 )
 
 // OpenStore opens the database named by a --database value.
@@ -127,7 +131,7 @@ func Run(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger, out
 		ShutdownGrace: cfg.ShutdownGrace})
 	svc := &intake.Service{Store: store, Dispatcher: d}
 	apiHandler := api.New(api.Config{
-		Store: store, Intake: svc, Environments: envs, AdminKeyHashes: adminHashes, Logger: log,
+		Store: store, Intake: svc, Environments: envs, AdminKeyHashes: adminHashes, Logger: log, BodyBudget: cfg.BodyBudget,
 	})
 
 	dctx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
