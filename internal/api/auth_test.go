@@ -63,7 +63,7 @@ func TestAuthRoutesCoverServer(t *testing.T) {
 func TestAuthentication(t *testing.T) {
 	f := newFixture(t, options{})
 	rc := newReceiver(t)
-	owner := f.newEnv(t, "owner", map[string]any{"primary_url": rc.url("/owner")})
+	owner := f.newEnv(t, "owner", map[string]any{"primary_url": rc.URL("/owner")})
 	other := f.newEnv(t, "other", nil)
 	gone := f.newEnv(t, "gone", nil)
 	if err := f.envs.Delete(t.Context(), gone.ID); err != nil {
@@ -171,7 +171,7 @@ func TestAuthentication(t *testing.T) {
 func TestOtherEnvironmentKey(t *testing.T) {
 	f := newFixture(t, options{})
 	rc := newReceiver(t)
-	owner := f.newEnv(t, "owner", map[string]any{"primary_url": rc.url("/owner")})
+	owner := f.newEnv(t, "owner", map[string]any{"primary_url": rc.URL("/owner")})
 	other := f.newEnv(t, "other", nil)
 	r := f.do(t, "POST", "/events", owner.SecretKey, validAuth)
 	r.want(t, http.StatusAccepted)

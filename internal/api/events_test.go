@@ -48,7 +48,7 @@ type eventView struct {
 func TestPostEventAndGet(t *testing.T) {
 	f := newFixture(t, options{})
 	rc := newReceiver(t)
-	env := f.newEnv(t, "prod", map[string]any{"primary_url": rc.url("/hook")})
+	env := f.newEnv(t, "prod", map[string]any{"primary_url": rc.URL("/hook")})
 
 	cases := []struct {
 		name, body, canonical, typ, conn, pck, unknown string
@@ -92,7 +92,7 @@ func TestPostEventAndGet(t *testing.T) {
 			if u, err := uuid.Parse(a.ID); err != nil || u.Version() != 7 {
 				t.Errorf("id %q is not a UUIDv7", a.ID)
 			}
-			if a.Type != c.typ || a.Skipped != nil || len(a.Deliveries) != 1 || a.Deliveries[0].URL != rc.url("/hook") {
+			if a.Type != c.typ || a.Skipped != nil || len(a.Deliveries) != 1 || a.Deliveries[0].URL != rc.URL("/hook") {
 				t.Fatalf("202 body %s", r.body)
 			}
 
@@ -120,18 +120,18 @@ func TestPostEventAndGet(t *testing.T) {
 			// environment's key.
 			var got0 *received
 			waitFor(t, "the webhook of "+a.ID, func() bool {
-				for _, q := range rc.requests() {
-					if q.header.Get("X-Herald-Event-Id") == a.ID {
+				for _, q := range rc.Requests() {
+					if q.Header.Get("X-Herald-Event-Id") == a.ID {
 						got0 = &q
 						return true
 					}
 				}
 				return false
 			})
-			if !bytes.Equal(got0.body, []byte(c.canonical)) {
-				t.Errorf("receiver got\n%s\nwant\n%s", got0.body, c.canonical)
+			if !bytes.Equal(got0.Body, []byte(c.canonical)) {
+				t.Errorf("receiver got\n%s\nwant\n%s", got0.Body, c.canonical)
 			}
-			if !nango.VerifyHMAC(env.SigningKey, got0.body, got0.header.Get(nango.HeaderHMAC)) {
+			if !nango.VerifyHMAC(env.SigningKey, got0.Body, got0.Header.Get(nango.HeaderHMAC)) {
 				t.Errorf("%s does not verify", nango.HeaderHMAC)
 			}
 			// And the log shows the delivery succeeded.
@@ -205,7 +205,7 @@ func TestStrictValidation(t *testing.T) {
 func TestIdempotencyReplay(t *testing.T) {
 	f := newFixture(t, options{})
 	rc := newReceiver(t)
-	env := f.newEnv(t, "prod", map[string]any{"primary_url": rc.url("/hook")})
+	env := f.newEnv(t, "prod", map[string]any{"primary_url": rc.URL("/hook")})
 	post := func(path, body, key string) []byte {
 		t.Helper()
 		r := f.do(t, "POST", path, env.SecretKey, body, "Idempotency-Key", key)
@@ -241,12 +241,12 @@ func TestIdempotencyReplay(t *testing.T) {
 	if len(ds) != 3 {
 		t.Errorf("%d deliveries stored, want 3", len(ds))
 	}
-	waitFor(t, "3 webhooks", func() bool { return len(rc.requests()) >= 3 })
+	waitFor(t, "3 webhooks", func() bool { return len(rc.Requests()) >= 3 })
 	var a accepted
 	json.Unmarshal(first, &a)
 	n := 0
-	for _, q := range rc.requests() {
-		if q.header.Get("X-Herald-Event-Id") == a.ID {
+	for _, q := range rc.Requests() {
+		if q.Header.Get("X-Herald-Event-Id") == a.ID {
 			n++
 		}
 	}
@@ -261,15 +261,15 @@ func TestIdempotencyReplay(t *testing.T) {
 func TestPatchWebhookSettings(t *testing.T) {
 	f := newFixture(t, options{})
 	rc := newReceiver(t)
-	env := f.newEnv(t, "prod", map[string]any{"primary_url": rc.url("/old")})
+	env := f.newEnv(t, "prod", map[string]any{"primary_url": rc.URL("/old")})
 	before := f.getEnvironment(t, env.SecretKey)
 
 	for _, c := range []struct {
 		name, body, field string
 	}{
 		{"bad_timeout_next_to_good_bool", `{"on_auth_creation":false,"timeout_ms":5}`, "timeout_ms"},
-		{"bad_secondary_next_to_good_primary", `{"primary_url":"` + rc.url("/new") + `","secondary_url":"ftp://x/"}`, "secondary_url"},
-		{"unknown_field", `{"webhook_url":"` + rc.url("/new") + `"}`, "webhook_url"},
+		{"bad_secondary_next_to_good_primary", `{"primary_url":"` + rc.URL("/new") + `","secondary_url":"ftp://x/"}`, "secondary_url"},
+		{"unknown_field", `{"webhook_url":"` + rc.URL("/new") + `"}`, "webhook_url"},
 		{"bool_as_string", `{"on_sync_error":"false"}`, "on_sync_error"},
 		{"retry_unknown_field", `{"retry":{"max_retries":1,"backoff":2}}`, "retry.backoff"},
 		{"schedule_negative", `{"retry":{"schedule_ms":[-1]}}`, "retry.schedule_ms[0]"},
@@ -289,7 +289,7 @@ func TestPatchWebhookSettings(t *testing.T) {
 		})
 	}
 
-	r := f.do(t, "PATCH", "/environment/webhook", env.SecretKey, `{"secondary_url":"`+rc.url("/second")+`","on_sync_error":false,"retry":{"schedule_ms":[10,20]}}`)
+	r := f.do(t, "PATCH", "/environment/webhook", env.SecretKey, `{"secondary_url":"`+rc.URL("/second")+`","on_sync_error":false,"retry":{"schedule_ms":[10,20]}}`)
 	r.want(t, http.StatusOK)
 	var answered map[string]any
 	r.decode(t, &answered)
@@ -297,7 +297,7 @@ func TestPatchWebhookSettings(t *testing.T) {
 	if !equalJSON(t, answered, after.Settings) {
 		t.Errorf("PATCH answered %v, GET /environment shows %v", answered, after.Settings)
 	}
-	want := map[string]any{"primary_url": rc.url("/old"), "secondary_url": rc.url("/second"), "on_sync_error": false,
+	want := map[string]any{"primary_url": rc.URL("/old"), "secondary_url": rc.URL("/second"), "on_sync_error": false,
 		"on_auth_creation": true, "timeout_ms": float64(20000)}
 	for k, v := range want {
 		if after.Settings[k] != v {

@@ -11,9 +11,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/api"
@@ -24,6 +22,7 @@ import (
 	"github.com/heraldhq/herald/internal/store/cache"
 	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/sqlite"
+	"github.com/heraldhq/herald/internal/testkit"
 )
 
 // adminKey is the admin key of every fixture that has one.
@@ -233,53 +232,12 @@ func checkError(t *testing.T, r response, status int, code string, mention ...st
 	return e
 }
 
-// received is one webhook request as a receiver got it.
-type received struct {
-	header http.Header
-	body   []byte
-}
+type received = testkit.Received
 
-// receiver is a webhook endpoint on loopback that answers 200 and keeps
-// every request.
-type receiver struct {
-	srv  *httptest.Server
-	mu   sync.Mutex
-	reqs []received
-}
+// newReceiver starts a loopback receiver that answers 200.
+func newReceiver(t *testing.T) *testkit.Receiver { return testkit.NewReceiver(t) }
 
-func newReceiver(t *testing.T) *receiver {
-	t.Helper()
-	rc := &receiver{}
-	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		rc.mu.Lock()
-		rc.reqs = append(rc.reqs, received{header: r.Header.Clone(), body: b})
-		rc.mu.Unlock()
-	}))
-	t.Cleanup(rc.srv.Close)
-	return rc
-}
-
-func (rc *receiver) url(path string) string { return rc.srv.URL + path }
-
-func (rc *receiver) requests() []received {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]received(nil), rc.reqs...)
-}
-
-// waitFor polls cond every 10 ms until it holds, failing the test after
-// a deadline far beyond what any condition here needs.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+var waitFor = testkit.WaitFor
 
 // accepted is the 202 answer of POST /events.
 type accepted struct {

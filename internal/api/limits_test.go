@@ -96,8 +96,8 @@ func batchOfSize(n int) string {
 func TestSlowBatchUploadsDoNotBlockOtherTenants(t *testing.T) {
 	f := newFixture(t, options{})
 	rc := newReceiver(t)
-	slow := f.newEnv(t, "slow", map[string]any{"primary_url": rc.url("/slow")})
-	other := f.newEnv(t, "other", map[string]any{"primary_url": rc.url("/other")})
+	slow := f.newEnv(t, "slow", map[string]any{"primary_url": rc.URL("/slow")})
+	other := f.newEnv(t, "other", map[string]any{"primary_url": rc.URL("/other")})
 	body := batchOfSize(256 << 10)
 	var stalled []*upload
 	for range api.ConcurrentBatches {
@@ -141,7 +141,7 @@ func TestBodyBudget(t *testing.T) {
 	const budget = 2 << 20
 	f := newFixture(t, options{bodyBudget: budget})
 	rc := newReceiver(t)
-	env := f.newEnv(t, "prod", map[string]any{"primary_url": rc.url("/hook")})
+	env := f.newEnv(t, "prod", map[string]any{"primary_url": rc.URL("/hook")})
 	body := forwardOfSize(api.MaxEventBody)
 
 	ups := make([]*upload, 4)

@@ -11,6 +11,7 @@ import (
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/pgtest"
+	"github.com/heraldhq/herald/internal/testkit"
 )
 
 // onEachStore runs test on a SQLite fixture and on a PostgreSQL one
@@ -28,7 +29,7 @@ func onEachStore(t *testing.T, o options, test func(t *testing.T, f *fixture)) {
 // storedNothing fails the test unless env has no delivery in the store
 // behind the cache, and rc received nothing: every event here is one that
 // a stored event would have delivered to rc.
-func storedNothing(t *testing.T, f *fixture, env *herald.Environment, rc *receiver) {
+func storedNothing(t *testing.T, f *fixture, env *herald.Environment, rc *testkit.Receiver) {
 	t.Helper()
 	ds, err := f.raw.ListDeliveries(t.Context(), env.ID, herald.DeliveryFilter{Limit: 10})
 	if err != nil {
@@ -37,7 +38,7 @@ func storedNothing(t *testing.T, f *fixture, env *herald.Environment, rc *receiv
 	if len(ds) != 0 {
 		t.Fatalf("%d deliveries stored, want none", len(ds))
 	}
-	if n := len(rc.requests()); n != 0 {
+	if n := len(rc.Requests()); n != 0 {
 		t.Fatalf("receiver got %d requests, want none", n)
 	}
 }
@@ -85,7 +86,7 @@ func TestBadTextRefusedOnSQLiteAndPostgres(t *testing.T) {
 	}
 	onEachStore(t, options{}, func(t *testing.T, f *fixture) {
 		rc := newReceiver(t)
-		env := f.newEnv(t, "prod", map[string]any{"primary_url": rc.url("/hook")})
+		env := f.newEnv(t, "prod", map[string]any{"primary_url": rc.URL("/hook")})
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				var body any
@@ -109,7 +110,7 @@ func TestBadTextRefusedOnSQLiteAndPostgres(t *testing.T) {
 func TestNULHeaderRefused(t *testing.T) {
 	onEachStore(t, options{}, func(t *testing.T, f *fixture) {
 		rc := newReceiver(t)
-		env := f.newEnv(t, "prod", map[string]any{"primary_url": rc.url("/hook")})
+		env := f.newEnv(t, "prod", map[string]any{"primary_url": rc.URL("/hook")})
 		conn, err := net.Dial("tcp", strings.TrimPrefix(f.url, "http://"))
 		if err != nil {
 			t.Fatal(err)
@@ -143,7 +144,7 @@ func TestBatchWithOneNULIdStoresNothing(t *testing.T) {
 	body := `{"events":[` + strings.Join(events, ",") + `]}`
 	onEachStore(t, options{}, func(t *testing.T, f *fixture) {
 		rc := newReceiver(t)
-		env := f.newEnv(t, "prod", map[string]any{"primary_url": rc.url("/hook")})
+		env := f.newEnv(t, "prod", map[string]any{"primary_url": rc.URL("/hook")})
 		r := f.do(t, "POST", "/events/batch", env.SecretKey, body, "Idempotency-Key", "batch-1")
 		checkError(t, r, http.StatusBadRequest, "invalid_body", fmt.Sprintf("events[%d].connectionId", bad))
 		storedNothing(t, f, env, rc)

@@ -25,7 +25,8 @@ const maxResponseBody = 4 << 10
 // recorded.
 func (d *Dispatcher) attempt(ctx context.Context, job herald.Job) (res herald.AttemptResult, ok bool) {
 	number := job.Attempts + 1
-	res = herald.AttemptResult{DeliveryID: job.DeliveryID, Attempt: herald.Attempt{Number: number}}
+	// The lease generation (fencing token) travels with the outcome.
+	res = herald.AttemptResult{DeliveryID: job.DeliveryID, LeaseGen: job.LeaseGen, Attempt: herald.Attempt{Number: number}}
 	env, err := d.store.EnvironmentByID(ctx, job.EnvironmentID)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -88,7 +88,6 @@ func (d *Dispatcher) work(ctx context.Context, l *lane) {
 			d.mu.Unlock()
 			continue
 		}
-		res.LeaseGen = job.LeaseGen // the fencing token travels with the outcome
 		d.results <- res
 	}
 }

@@ -2,14 +2,9 @@ package intake_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
-	"sync"
 	"testing"
-	"time"
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/canonjson"
@@ -19,6 +14,7 @@ import (
 	"github.com/heraldhq/herald/internal/intake"
 	"github.com/heraldhq/herald/internal/store/cache"
 	"github.com/heraldhq/herald/internal/store/sqlite"
+	"github.com/heraldhq/herald/internal/testkit"
 	"github.com/heraldhq/herald/nango"
 )
 
@@ -122,52 +118,12 @@ func deliveries(t *testing.T, store herald.Store, env *herald.Environment) []her
 	return ds
 }
 
-type received struct {
-	header http.Header
-	body   []byte
-}
+type received = testkit.Received
 
-// receiver is a webhook endpoint on loopback that answers 200 and keeps
-// every request.
-type receiver struct {
-	srv  *httptest.Server
-	mu   sync.Mutex
-	reqs []received
-}
+// newReceiver starts a loopback receiver that answers 200.
+func newReceiver(t *testing.T) *testkit.Receiver { return testkit.NewReceiver(t) }
 
-func newReceiver(t *testing.T) *receiver {
-	t.Helper()
-	rc := &receiver{}
-	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		rc.mu.Lock()
-		rc.reqs = append(rc.reqs, received{header: r.Header.Clone(), body: b})
-		rc.mu.Unlock()
-	}))
-	t.Cleanup(rc.srv.Close)
-	return rc
-}
-
-func (rc *receiver) url() string { return rc.srv.URL + "/hook" }
-
-func (rc *receiver) requests() []received {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]received(nil), rc.reqs...)
-}
-
-// waitFor polls cond every 10 ms until it holds, failing the test after
-// a generous deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+var waitFor = testkit.WaitFor
 
 // fakeDispatcher implements intake.Dispatcher to observe Submit's
 // contract: it records what it is given and runs commit unless err is set.

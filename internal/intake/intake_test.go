@@ -12,6 +12,7 @@ import (
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/canonjson"
 	"github.com/heraldhq/herald/internal/intake"
+	"github.com/heraldhq/herald/internal/testkit"
 	"github.com/heraldhq/herald/nango"
 )
 
@@ -83,7 +84,7 @@ func TestAcceptEventSkipped(t *testing.T) {
 	svc := &intake.Service{Store: store, Dispatcher: d}
 	rc := newReceiver(t)
 	noURL := newEnv(t, store, "no-url", nil)
-	withURL := newEnv(t, store, "with-url", map[string]any{"primary_url": rc.url(), "on_sync_error": false})
+	withURL := newEnv(t, store, "with-url", map[string]any{"primary_url": rc.URL("/hook"), "on_sync_error": false})
 
 	cases := []struct {
 		name, body, typ, reason string
@@ -134,8 +135,8 @@ func TestAcceptEventSkipped(t *testing.T) {
 	}
 	var m intake.Result
 	json.Unmarshal(marker, &m)
-	waitFor(t, "the marker webhook", func() bool { return len(rc.requests()) > 0 })
-	if got := rc.requests(); len(got) != 1 || got[0].header.Get("X-Herald-Event-Id") != m.ID {
+	waitFor(t, "the marker webhook", func() bool { return len(rc.Requests()) > 0 })
+	if got := rc.Requests(); len(got) != 1 || got[0].Header.Get("X-Herald-Event-Id") != m.ID {
 		t.Errorf("the receiver got %d webhooks, want the marker %s alone", len(got), m.ID)
 	}
 }
@@ -148,7 +149,7 @@ func TestAcceptEventTwoURLs(t *testing.T) {
 	d := runDispatcher(t, store)
 	svc := &intake.Service{Store: store, Dispatcher: d}
 	primary, secondary := newReceiver(t), newReceiver(t)
-	env := newEnv(t, store, "prod", map[string]any{"primary_url": primary.url(), "secondary_url": secondary.url()})
+	env := newEnv(t, store, "prod", map[string]any{"primary_url": primary.URL("/hook"), "secondary_url": secondary.URL("/hook")})
 	body := `{"type":"forward","providerConfigKey":"p","connectionId":"c1","payload":{"z":1.50,"a":"<b>&é"}}`
 	want := []byte(`{"connectionId":"c1","from":"nango","payload":{"a":"<b>&é","z":1.5},"providerConfigKey":"p","type":"forward"}`)
 
@@ -160,27 +161,27 @@ func TestAcceptEventTwoURLs(t *testing.T) {
 	if err := json.Unmarshal(answer, &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Skipped != nil || len(res.Deliveries) != 2 || res.Deliveries[0].URL != primary.url() || res.Deliveries[1].URL != secondary.url() {
+	if res.Skipped != nil || len(res.Deliveries) != 2 || res.Deliveries[0].URL != primary.URL("/hook") || res.Deliveries[1].URL != secondary.URL("/hook") {
 		t.Fatalf("answer %s, want two deliveries, primary first", answer)
 	}
-	for i, rc := range []*receiver{primary, secondary} {
-		waitFor(t, "webhook "+rc.url(), func() bool { return len(rc.requests()) > 0 })
-		got := rc.requests()
+	for i, rc := range []*testkit.Receiver{primary, secondary} {
+		waitFor(t, "webhook "+rc.URL("/hook"), func() bool { return len(rc.Requests()) > 0 })
+		got := rc.Requests()
 		if len(got) != 1 {
-			t.Fatalf("%s got %d webhooks, want 1", rc.url(), len(got))
+			t.Fatalf("%s got %d webhooks, want 1", rc.URL("/hook"), len(got))
 		}
 		q := got[0]
-		if !bytes.Equal(q.body, want) {
-			t.Errorf("%s got body\n%s\nwant\n%s", rc.url(), q.body, want)
+		if !bytes.Equal(q.Body, want) {
+			t.Errorf("%s got body\n%s\nwant\n%s", rc.URL("/hook"), q.Body, want)
 		}
-		if !nango.VerifyHMAC(env.SigningKey, q.body, q.header.Get(nango.HeaderHMAC)) {
-			t.Errorf("%s: %s %q does not verify", rc.url(), nango.HeaderHMAC, q.header.Get(nango.HeaderHMAC))
+		if !nango.VerifyHMAC(env.SigningKey, q.Body, q.Header.Get(nango.HeaderHMAC)) {
+			t.Errorf("%s: %s %q does not verify", rc.URL("/hook"), nango.HeaderHMAC, q.Header.Get(nango.HeaderHMAC))
 		}
-		if id := q.header.Get("X-Herald-Delivery-Id"); id != res.Deliveries[i].ID {
-			t.Errorf("%s got delivery %s, want %s", rc.url(), id, res.Deliveries[i].ID)
+		if id := q.Header.Get("X-Herald-Delivery-Id"); id != res.Deliveries[i].ID {
+			t.Errorf("%s got delivery %s, want %s", rc.URL("/hook"), id, res.Deliveries[i].ID)
 		}
-		if id := q.header.Get("X-Herald-Event-Id"); id != res.ID {
-			t.Errorf("%s got event %s, want %s", rc.url(), id, res.ID)
+		if id := q.Header.Get("X-Herald-Event-Id"); id != res.ID {
+			t.Errorf("%s got event %s, want %s", rc.URL("/hook"), id, res.ID)
 		}
 	}
 	waitFor(t, "both deliveries succeeded", func() bool {
@@ -196,7 +197,7 @@ func TestAcceptBatch(t *testing.T) {
 	d := runDispatcher(t, store)
 	svc := &intake.Service{Store: store, Dispatcher: d}
 	rc := newReceiver(t)
-	env := newEnv(t, store, "prod", map[string]any{"primary_url": rc.url()})
+	env := newEnv(t, store, "prod", map[string]any{"primary_url": rc.URL("/hook")})
 
 	// A hook built by hand that Nango would not send: Canonical refuses it.
 	invalid := &nango.AuthWebhook{ConnectionID: "", ProviderConfigKey: "p", Operation: "creation"}
@@ -257,7 +258,7 @@ func TestAcceptBatch(t *testing.T) {
 	if ds := deliveries(t, store, env); len(ds) != 3 {
 		t.Errorf("%d deliveries stored, want 3", len(ds))
 	}
-	waitFor(t, "3 webhooks", func() bool { return len(rc.requests()) == 3 })
+	waitFor(t, "3 webhooks", func() bool { return len(rc.Requests()) == 3 })
 }
 
 // TestIdempotency: a repeated key returns the first answer, stores nothing
@@ -267,7 +268,7 @@ func TestIdempotency(t *testing.T) {
 	d := runDispatcher(t, store)
 	svc := &intake.Service{Store: store, Dispatcher: d}
 	rc := newReceiver(t)
-	env := newEnv(t, store, "prod", map[string]any{"primary_url": rc.url()})
+	env := newEnv(t, store, "prod", map[string]any{"primary_url": rc.URL("/hook")})
 
 	first, err := svc.AcceptEvent(t.Context(), env, "event:k1", hook(t, env, validAuth))
 	if err != nil {
@@ -310,10 +311,10 @@ func TestIdempotency(t *testing.T) {
 	var m intake.Result
 	json.Unmarshal(marker, &m)
 	waitFor(t, "the marker", func() bool {
-		return slices.ContainsFunc(rc.requests(), func(q received) bool { return q.header.Get("X-Herald-Event-Id") == m.ID })
+		return slices.ContainsFunc(rc.Requests(), func(q received) bool { return q.Header.Get("X-Herald-Event-Id") == m.ID })
 	})
-	waitFor(t, "4 webhooks", func() bool { return len(rc.requests()) >= 4 })
-	if n := len(rc.requests()); n != 4 {
+	waitFor(t, "4 webhooks", func() bool { return len(rc.Requests()) >= 4 })
+	if n := len(rc.Requests()); n != 4 {
 		t.Errorf("the receiver got %d webhooks, want 4", n)
 	}
 }
@@ -414,7 +415,7 @@ func TestAcceptClosedStore(t *testing.T) {
 	db, store := stores(t)
 	d := runDispatcher(t, store)
 	rc := newReceiver(t)
-	env := newEnv(t, store, "prod", map[string]any{"primary_url": rc.url()})
+	env := newEnv(t, store, "prod", map[string]any{"primary_url": rc.URL("/hook")})
 	svc := &intake.Service{Store: store, Dispatcher: d}
 	h := hook(t, env, validAuth)
 	if err := db.Close(); err != nil {

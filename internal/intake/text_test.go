@@ -132,7 +132,7 @@ func TestForwardPayloadKeepsNULAndLoneSurrogate(t *testing.T) {
 			store := st.open(t)
 			rc := newReceiver(t)
 			d := runDispatcher(t, store)
-			env := newEnv(t, store, "prod", map[string]any{"primary_url": rc.url()})
+			env := newEnv(t, store, "prod", map[string]any{"primary_url": rc.URL("/hook")})
 			svc := &intake.Service{Store: store, Dispatcher: d}
 			answer, err := svc.AcceptEvent(t.Context(), env, "", hook(t, env, body))
 			if err != nil {
@@ -146,8 +146,8 @@ func TestForwardPayloadKeepsNULAndLoneSurrogate(t *testing.T) {
 			if string(ev.Body) != want {
 				t.Fatalf("stored body\n got %s\nwant %s", ev.Body, want)
 			}
-			waitFor(t, "the delivery", func() bool { return len(rc.requests()) == 1 })
-			if got := rc.requests()[0].body; !bytes.Equal(got, []byte(want)) {
+			waitFor(t, "the delivery", func() bool { return len(rc.Requests()) == 1 })
+			if got := rc.Requests()[0].Body; !bytes.Equal(got, []byte(want)) {
 				t.Fatalf("delivered body\n got %s\nwant %s", got, want)
 			}
 		})

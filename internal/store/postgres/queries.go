@@ -1,9 +1,7 @@
 package postgres
 
 import (
-	"context"
 	"errors"
-	"fmt"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -18,18 +16,6 @@ func isForeignKey(err error) bool {
 func isUnique(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
-}
-
-// execOne runs one statement and reports herald.ErrNotFound when it touched no row.
-func (s *Store) execOne(ctx context.Context, what, q string, args ...any) error {
-	tag, err := s.pool.Exec(ctx, q, args...)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, wrap(err))
-	}
-	if tag.RowsAffected() == 0 {
-		return herald.ErrNotFound
-	}
-	return nil
 }
 
 // nonNil stores an absent hash as an empty bytea, as the column's default.
