@@ -31,7 +31,11 @@ type Environment struct {
 	PreviousSigningKey   string
 	PreviousKeyExpiresAt time.Time
 	Settings             Settings
-	CreatedAt            time.Time
+	// HasURLOverrides is set when a connection of the environment has a
+	// webhook_url_override (SPEC §5), so that intake looks overrides up
+	// only then. Stores derive it on every read.
+	HasURLOverrides bool
+	CreatedAt       time.Time
 }
 
 // SigningKeys returns the keys valid at now: the current key first, then the
@@ -57,7 +61,14 @@ type Event struct {
 	// UnknownFields lists the body's fields that Nango's types do not
 	// declare (dotted paths); they are kept in Body and delivered.
 	UnknownFields []string
-	CreatedAt     time.Time
+	// Headers are the extra request headers of every delivery of the
+	// event, a JSON object of lower-case names to values (a forwarded
+	// provider's headers, SPEC §9); nil: none.
+	Headers []byte
+	// Inbound is the log of the provider request a forward event came from
+	// (docs/forwarding.md), a JSON object; nil for events posted to /events.
+	Inbound   []byte
+	CreatedAt time.Time
 }
 
 // Delivery is one event to one URL; it is also the queue entry.
@@ -79,6 +90,9 @@ type Delivery struct {
 	// LeaseUntil is set on a delivery stored already claimed (status
 	// sending) by the process that will attempt it.
 	LeaseUntil *time.Time
+	// Body is what this delivery sends when it is not the event's body (a
+	// forward to one of several matched connections); nil: the event's.
+	Body []byte
 }
 
 // Attempt is one HTTP request made for a delivery.
@@ -105,6 +119,8 @@ type Job struct {
 	URL           string
 	Attempts      int // attempts already made
 	Body          []byte
+	// Headers are the event's extra headers (Event.Headers); nil: none.
+	Headers []byte
 	// LeaseGen is the claim's fencing token: the generation of the lease
 	// this process holds. Outcomes, renewals and releases carry it, and a
 	// store ignores them once another claim has taken the delivery.

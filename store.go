@@ -45,6 +45,8 @@ type Store interface {
 
 	// Logs.
 	GetEvent(ctx context.Context, envID, id string) (*Event, []Delivery, error)
+	// ListEvents lists an environment's events, newest first.
+	ListEvents(ctx context.Context, envID string, f EventFilter) ([]Event, error)
 	ListDeliveries(ctx context.Context, envID string, f DeliveryFilter) ([]Delivery, error)
 	GetDelivery(ctx context.Context, envID, id string) (*Delivery, []byte, []Attempt, error)
 
@@ -78,6 +80,7 @@ type Store interface {
 	// write itself.
 	EnvironmentChanges() <-chan string
 
+	RegistryStore
 	AdminKeyStore
 	Ping(ctx context.Context) error
 	Close() error

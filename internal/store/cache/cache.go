@@ -11,8 +11,8 @@ import (
 // DefaultTTL bounds how long a change made by another process can go unseen.
 const DefaultTTL = 2 * time.Second
 
-// Store is a herald.Store whose environment reads are cached. Every other
-// method is the wrapped store's own.
+// Store is a herald.Store whose environment and integration reads are
+// cached. Every other method is the wrapped store's own.
 type Store struct {
 	herald.Store
 	ttl time.Duration
@@ -21,12 +21,20 @@ type Store struct {
 	mu     sync.Mutex
 	byID   map[string]entry
 	byHash map[string]entry
+	// integrations caches Integration by environment, then key; an
+	// environment's entries go with it.
+	integrations map[string]map[string]integrationEntry
 	// gen counts invalidations, so a load that raced with one is not cached.
 	gen uint64
 }
 
 type entry struct {
 	env    *herald.Environment
+	loaded time.Time
+}
+
+type integrationEntry struct {
+	in     *herald.Integration
 	loaded time.Time
 }
 
@@ -46,7 +54,8 @@ func New(store herald.Store, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	c := &Store{Store: store, ttl: opts.TTL, now: opts.Now, byID: make(map[string]entry), byHash: make(map[string]entry)}
+	c := &Store{Store: store, ttl: opts.TTL, now: opts.Now, byID: make(map[string]entry), byHash: make(map[string]entry),
+		integrations: make(map[string]map[string]integrationEntry)}
 	if changes := store.EnvironmentChanges(); changes != nil {
 		// Changes made through other processes: drop them at once. The
 		// loop ends when the store closes the channel.
@@ -97,6 +106,59 @@ func (c *Store) DeleteEnvironment(ctx context.Context, id string) error {
 	return c.Store.DeleteEnvironment(ctx, id)
 }
 
+// Integration returns one integration; the result is shared: do not
+// modify it. Inbound webhooks read it on every request.
+func (c *Store) Integration(ctx context.Context, envID, key string) (*herald.Integration, error) {
+	c.mu.Lock()
+	e, ok := c.integrations[envID][key]
+	gen := c.gen
+	c.mu.Unlock()
+	if ok && c.now().Sub(e.loaded) < c.ttl {
+		return e.in, nil
+	}
+	in, err := c.Store.Integration(ctx, envID, key)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.gen == gen {
+		m := c.integrations[envID]
+		if m == nil {
+			m = make(map[string]integrationEntry)
+			c.integrations[envID] = m
+		}
+		m[key] = integrationEntry{in: in, loaded: c.now()}
+	}
+	c.mu.Unlock()
+	return in, nil
+}
+
+// PutIntegration writes through and drops the environment's entries.
+func (c *Store) PutIntegration(ctx context.Context, in *herald.Integration) (bool, error) {
+	defer c.invalidate(in.EnvironmentID)
+	return c.Store.PutIntegration(ctx, in)
+}
+
+// DeleteIntegration writes through and drops the environment's entries.
+func (c *Store) DeleteIntegration(ctx context.Context, envID, key string) error {
+	defer c.invalidate(envID)
+	return c.Store.DeleteIntegration(ctx, envID, key)
+}
+
+// PutConnection writes through and drops the environment, whose
+// HasURLOverrides may change.
+func (c *Store) PutConnection(ctx context.Context, conn *herald.Connection) (bool, error) {
+	defer c.invalidate(conn.EnvironmentID)
+	return c.Store.PutConnection(ctx, conn)
+}
+
+// DeleteConnection writes through and drops the environment, whose
+// HasURLOverrides may change.
+func (c *Store) DeleteConnection(ctx context.Context, envID, key, connectionID string) error {
+	defer c.invalidate(envID)
+	return c.Store.DeleteConnection(ctx, envID, key, connectionID)
+}
+
 func (c *Store) get(m map[string]entry, key string, load func() (*herald.Environment, error)) (*herald.Environment, error) {
 	c.mu.Lock()
 	e, ok := m[key]
@@ -125,6 +187,7 @@ func (c *Store) flush() {
 	defer c.mu.Unlock()
 	clear(c.byID)
 	clear(c.byHash)
+	clear(c.integrations)
 	c.gen++
 }
 
@@ -138,5 +201,6 @@ func (c *Store) invalidate(id string) {
 		delete(c.byHash, string(e.env.SecretKeyHash))
 	}
 	delete(c.byID, id)
+	delete(c.integrations, id)
 	c.gen++
 }

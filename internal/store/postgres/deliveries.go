@@ -85,14 +85,17 @@ func (s *Store) ListDeliveries(ctx context.Context, envID string, f herald.Deliv
 		where.String(), len(args)), args...)
 }
 
-// GetDelivery returns a delivery of envID with its body and attempt log.
+// GetDelivery returns a delivery of envID with the body it sends and its
+// attempt log.
 func (s *Store) GetDelivery(ctx context.Context, envID, id string) (*herald.Delivery, []byte, []herald.Attempt, error) {
 	d, err := scanDelivery(s.pool.QueryRow(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE id = $1 AND environment_id = $2`, id, envID))
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	// The delivery's own body when it has one, else its event's.
 	var body []byte
-	if err := s.pool.QueryRow(ctx, `SELECT body FROM events WHERE id = $1`, d.EventID).Scan(&body); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT coalesce(d.body, e.body) FROM deliveries d JOIN events e ON e.id = d.event_id
+		WHERE d.id = $1`, id).Scan(&body); err != nil {
 		return nil, nil, nil, fmt.Errorf("get delivery body: %w", wrap(err))
 	}
 	rows, err := s.pool.Query(ctx, `SELECT number, started_at, duration_ms, status_code, error, response_body

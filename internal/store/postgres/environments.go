@@ -29,12 +29,17 @@ func (s *Store) CreateEnvironment(ctx context.Context, env *herald.Environment) 
 	return nil
 }
 
-const envSelect = `SELECT id, name, secret_key_hash, signing_key, previous_signing_key, previous_key_expires_at, settings, created_at FROM environments`
+// envSelect reads environments; HasURLOverrides is derived, from the
+// partial index of connections with an override.
+const envSelect = `SELECT id, name, secret_key_hash, signing_key, previous_signing_key, previous_key_expires_at, settings, created_at,
+	EXISTS (SELECT 1 FROM connections c WHERE c.environment_id = environments.id AND c.webhook_url_override <> '')
+	FROM environments`
 
 func scanEnv(row pgx.Row) (*herald.Environment, error) {
 	var e herald.Environment
 	var settings string
-	if err := row.Scan(&e.ID, &e.Name, &e.SecretKeyHash, &e.SigningKey, &e.PreviousSigningKey, &e.PreviousKeyExpiresAt, &settings, &e.CreatedAt); err != nil {
+	if err := row.Scan(&e.ID, &e.Name, &e.SecretKeyHash, &e.SigningKey, &e.PreviousSigningKey, &e.PreviousKeyExpiresAt, &settings, &e.CreatedAt,
+		&e.HasURLOverrides); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, herald.ErrNotFound
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -133,13 +134,14 @@ func (s *Store) commitIngests(batch []ingestOp) {
 func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, batch []ingestOp, replays [][]byte, reused []bool) error {
 	var ev struct {
 		id, env, typ, conn, pck, skipped, unknown []string
-		body                                      [][]byte
+		body, headers, inbound                    [][]byte
 		created                                   []time.Time
 	}
 	var dl struct {
 		id, event, env, typ, conn, pck, url, status []string
 		next, lease                                 []*time.Time
 		created                                     []time.Time
+		body                                        [][]byte
 	}
 	var idem struct {
 		env, key       []string
@@ -177,6 +179,7 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, batch []ingestOp, repla
 			ev.conn, ev.pck, ev.skipped = append(ev.conn, e.ConnectionID), append(ev.pck, e.ProviderConfigKey), append(ev.skipped, e.Skipped)
 			ev.body, ev.created = append(ev.body, e.Body), append(ev.created, e.CreatedAt)
 			ev.unknown = append(ev.unknown, herald.EncodeFieldList(e.UnknownFields))
+			ev.headers, ev.inbound = append(ev.headers, e.Headers), append(ev.inbound, e.Inbound)
 			for _, d := range ne.Deliveries {
 				status := d.Status
 				if status == "" {
@@ -187,24 +190,30 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, batch []ingestOp, repla
 				dl.typ, dl.conn, dl.pck = append(dl.typ, d.Type), append(dl.conn, d.ConnectionID), append(dl.pck, d.ProviderConfigKey)
 				dl.url, dl.status = append(dl.url, d.URL), append(dl.status, status)
 				dl.next, dl.lease, dl.created = append(dl.next, d.NextAttemptAt), append(dl.lease, d.LeaseUntil), append(dl.created, d.CreatedAt)
+				dl.body = append(dl.body, d.Body)
 			}
 		}
 	}
 	b := &pgx.Batch{}
 	idemAt := -1 // position of the idempotency insert in the batch
 	if len(ev.id) > 0 {
-		b.Queue(`INSERT INTO events (id, environment_id, type, connection_id, provider_config_key, body, skipped, unknown_fields, created_at)
+		// A nil []byte is a NULL element: no headers, no inbound log.
+		b.Queue(`INSERT INTO events (id, environment_id, type, connection_id, provider_config_key, body, skipped, unknown_fields,
+				created_at, headers, inbound)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[], $8::text[],
-				$9::timestamptz[])`,
-			ev.id, ev.env, ev.typ, ev.conn, ev.pck, ev.body, ev.skipped, ev.unknown, ev.created)
+				$9::timestamptz[], $10::bytea[], $11::bytea[])`,
+			ev.id, ev.env, ev.typ, ev.conn, ev.pck, ev.body, ev.skipped, ev.unknown, ev.created, ev.headers, ev.inbound)
 	}
 	if len(dl.id) > 0 {
 		b.Queue(`INSERT INTO deliveries (id, event_id, environment_id, type, connection_id, provider_config_key, url, status,
-			next_attempt_at, lease_until, created_at, updated_at, lease_gen)
-			SELECT u.*, u.created, CASE WHEN u.status = 'sending' THEN `+strconv.Itoa(herald.FreshLeaseGen)+` ELSE 0 END FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-				$8::text[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[])
-				AS u(id, event_id, environment_id, type, connection_id, provider_config_key, url, status, next, lease, created)`,
-			dl.id, dl.event, dl.env, dl.typ, dl.conn, dl.pck, dl.url, dl.status, dl.next, dl.lease, dl.created)
+			next_attempt_at, lease_until, created_at, updated_at, lease_gen, body)
+			SELECT u.id, u.event_id, u.environment_id, u.type, u.connection_id, u.provider_config_key, u.url, u.status,
+				u.next, u.lease, u.created, u.created,
+				CASE WHEN u.status = 'sending' THEN `+strconv.Itoa(herald.FreshLeaseGen)+` ELSE 0 END, u.body
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+				$8::text[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::bytea[])
+				AS u(id, event_id, environment_id, type, connection_id, provider_config_key, url, status, next, lease, created, body)`,
+			dl.id, dl.event, dl.env, dl.typ, dl.conn, dl.pck, dl.url, dl.status, dl.next, dl.lease, dl.created, dl.body)
 	}
 	if len(idem.key) > 0 {
 		// An expired key is replaced. A live one means another transaction
@@ -243,23 +252,89 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, batch []ingestOp, repla
 // stored one of its Idempotency-Keys first.
 var errIdempotencyRace = errors.New("idempotency key stored concurrently")
 
-// GetEvent returns an event of envID and its deliveries.
-func (s *Store) GetEvent(ctx context.Context, envID, id string) (*herald.Event, []herald.Delivery, error) {
+// eventCols are the columns of an event but its body, which only GetEvent
+// reads: lists stay light.
+const eventCols = `id, environment_id, type, connection_id, provider_config_key, skipped, unknown_fields, headers, inbound,
+	created_at`
+
+// scanEvent reads eventCols, then the extra destinations.
+func scanEvent(row pgx.Row, extra ...any) (*herald.Event, error) {
 	var e herald.Event
 	var unknown string
-	err := s.pool.QueryRow(ctx, `SELECT id, environment_id, type, connection_id, provider_config_key, body, skipped,
-		unknown_fields, created_at FROM events WHERE id = $1 AND environment_id = $2`, id, envID).Scan(&e.ID, &e.EnvironmentID,
-		&e.Type, &e.ConnectionID, &e.ProviderConfigKey, &e.Body, &e.Skipped, &unknown, &e.CreatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil, herald.ErrNotFound
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("get event: %w", wrap(err))
+	dest := append([]any{&e.ID, &e.EnvironmentID, &e.Type, &e.ConnectionID, &e.ProviderConfigKey, &e.Skipped, &unknown,
+		&e.Headers, &e.Inbound, &e.CreatedAt}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, herald.ErrNotFound
+		}
+		return nil, fmt.Errorf("scan event: %w", wrap(err))
 	}
 	e.CreatedAt = e.CreatedAt.UTC()
+	var err error
 	if e.UnknownFields, err = herald.DecodeFieldList(unknown); err != nil {
-		return nil, nil, fmt.Errorf("get event: %w", err)
+		return nil, fmt.Errorf("event %s: %w", e.ID, err)
 	}
+	return &e, nil
+}
+
+// GetEvent returns an event of envID and its deliveries.
+func (s *Store) GetEvent(ctx context.Context, envID, id string) (*herald.Event, []herald.Delivery, error) {
+	var body []byte
+	e, err := scanEvent(s.pool.QueryRow(ctx, `SELECT `+eventCols+`, body FROM events WHERE id = $1 AND environment_id = $2`,
+		id, envID), &body)
+	if err != nil {
+		return nil, nil, err
+	}
+	e.Body = body
 	ds, err := s.queryDeliveries(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE event_id = $1 ORDER BY id`, id)
-	return &e, ds, err
+	return e, ds, err
+}
+
+// ListEvents returns envID's events newest first, filtered, without their
+// bodies.
+func (s *Store) ListEvents(ctx context.Context, envID string, f herald.EventFilter) ([]herald.Event, error) {
+	var where strings.Builder
+	args := []any{envID}
+	where.WriteString(`environment_id = $1`)
+	add := func(cond string, v any) {
+		args = append(args, v)
+		fmt.Fprintf(&where, " AND "+cond, len(args))
+	}
+	if f.Type != "" {
+		add("type = $%d", f.Type)
+	}
+	if f.ConnectionID != "" {
+		add("connection_id = $%d", f.ConnectionID)
+	}
+	if f.ProviderConfigKey != "" {
+		add("provider_config_key = $%d", f.ProviderConfigKey)
+	}
+	if f.Since != nil {
+		add("created_at >= $%d", *f.Since)
+	}
+	if f.Until != nil {
+		add("created_at < $%d", *f.Until)
+	}
+	if f.Cursor != "" {
+		add("id < $%d", f.Cursor)
+	}
+	args = append(args, f.Limit)
+	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT `+eventCols+` FROM events WHERE %s ORDER BY id DESC LIMIT $%d`,
+		where.String(), len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", wrap(err))
+	}
+	defer rows.Close()
+	out := []herald.Event{}
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list events: %w", wrap(err))
+	}
+	return out, nil
 }

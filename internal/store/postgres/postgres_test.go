@@ -154,3 +154,92 @@ func TestEnvironmentChangesReachOtherCaches(t *testing.T) {
 		return errors.Is(err, herald.ErrNotFound)
 	})
 }
+
+// Writes to an integration, and to a connection whose webhook URL override
+// is or was set, reach the other processes on EnvironmentChanges (their
+// caches hold Environment.HasURLOverrides); other connection writes do not.
+func TestRegistryWritesAnnounced(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	var raw [2]*postgres.Store
+	for i := range raw {
+		s, err := postgres.Open(context.Background(), dsn, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		raw[i] = s
+	}
+	a, b := raw[0], raw[1]
+	ctx := t.Context()
+	// b announces "" once its LISTEN is up: from then on it hears everything.
+	select {
+	case <-b.EnvironmentChanges():
+	case <-time.After(10 * time.Second):
+		t.Fatal("b's LISTEN connection never came up")
+	}
+	newEnv := func(name string) *herald.Environment {
+		env := &herald.Environment{ID: uuid.NewString(), Name: name, SecretKeyHash: []byte("hash-" + name), SigningKey: "k",
+			Settings: herald.DefaultSettings(), CreatedAt: time.Now()}
+		if err := a.CreateEnvironment(ctx, env); err != nil {
+			t.Fatal(err)
+		}
+		return env
+	}
+	hear := func(what string) string {
+		t.Helper()
+		select {
+		case id := <-b.EnvironmentChanges():
+			return id
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: b never heard of it", what)
+			return ""
+		}
+	}
+	quiet, loud := newEnv("quiet"), newEnv("loud")
+	conn := func(envID, id, override string) *herald.Connection {
+		return &herald.Connection{EnvironmentID: envID, ProviderConfigKey: "github", ConnectionID: id,
+			WebhookURLOverride: override, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	}
+	for _, step := range []struct {
+		name   string
+		silent func() error // a write that must not be announced
+		write  func() error // then one that must, of loud
+	}{
+		{"put integration", nil, func() error {
+			_, err := a.PutIntegration(ctx, &herald.Integration{EnvironmentID: loud.ID, ProviderConfigKey: "github",
+				Provider: "github", CreatedAt: time.Now(), UpdatedAt: time.Now()})
+			return err
+		}},
+		{"put a connection with an override",
+			func() error { _, err := a.PutConnection(ctx, conn(quiet.ID, "c1", "")); return err },
+			func() error {
+				_, err := a.PutConnection(ctx, conn(loud.ID, "c1", "https://a.example.com/"))
+				return err
+			}},
+		{"clear the override",
+			func() error { _, err := a.PutConnection(ctx, conn(quiet.ID, "c1", "")); return err },
+			func() error { _, err := a.PutConnection(ctx, conn(loud.ID, "c1", "")); return err }},
+		{"delete a connection that had an override",
+			func() error { return a.DeleteConnection(ctx, quiet.ID, "github", "c1") },
+			func() error {
+				if _, err := a.PutConnection(ctx, conn(loud.ID, "c2", "https://b.example.com/")); err != nil {
+					return err
+				}
+				hear("the put before the delete")
+				return a.DeleteConnection(ctx, loud.ID, "github", "c2")
+			}},
+		{"delete integration", nil, func() error { return a.DeleteIntegration(ctx, loud.ID, "github") }},
+	} {
+		if step.silent != nil {
+			if err := step.silent(); err != nil {
+				t.Fatalf("%s: %v", step.name, err)
+			}
+		}
+		if err := step.write(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if id := hear(step.name); id != loud.ID {
+			t.Errorf("%s: b heard %q first, want %s (the quiet write before it is not announced)", step.name, id, loud.ID)
+		}
+	}
+}

@@ -11,7 +11,9 @@ import (
 )
 
 // ClaimDue takes back expired leases, then claims up to req.Limit due
-// deliveries that no other process holds, oldest due first.
+// deliveries that no other process holds, oldest due first, with their
+// bodies (their own, or their event's) and their event's headers, in the
+// same statement.
 func (s *Store) ClaimDue(ctx context.Context, req herald.ClaimRequest) ([]herald.Job, error) {
 	exclude := req.ExcludeURLs
 	if exclude == nil {
@@ -32,7 +34,8 @@ func (s *Store) ClaimDue(ctx context.Context, req herald.ClaimRequest) ([]herald
 			FOR UPDATE SKIP LOCKED)
 		UPDATE deliveries d SET status = 'sending', lease_until = $2, updated_at = $1, lease_gen = d.lease_gen + 1
 		FROM due, events e WHERE d.id = due.id AND e.id = d.event_id
-		RETURNING d.id, d.event_id, d.environment_id, d.url, d.attempts, e.body, d.lease_gen`, req.Now, req.LeaseUntil, req.Limit, exclude)
+		RETURNING d.id, d.event_id, d.environment_id, d.url, d.attempts, coalesce(d.body, e.body), e.headers, d.lease_gen`,
+		req.Now, req.LeaseUntil, req.Limit, exclude)
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {
@@ -44,7 +47,7 @@ func (s *Store) ClaimDue(ctx context.Context, req herald.ClaimRequest) ([]herald
 	}
 	jobs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (herald.Job, error) {
 		var j herald.Job
-		err := row.Scan(&j.DeliveryID, &j.EventID, &j.EnvironmentID, &j.URL, &j.Attempts, &j.Body, &j.LeaseGen)
+		err := row.Scan(&j.DeliveryID, &j.EventID, &j.EnvironmentID, &j.URL, &j.Attempts, &j.Body, &j.Headers, &j.LeaseGen)
 		return j, err
 	})
 	if err != nil {

@@ -92,14 +92,17 @@ func (s *Store) ListDeliveries(ctx context.Context, envID string, f herald.Deliv
 	return s.queryDeliveries(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE `+where.String()+` ORDER BY id DESC LIMIT ?`, args...)
 }
 
-// GetDelivery returns a delivery of envID with its body and attempt log.
+// GetDelivery returns a delivery of envID with the body it sends and its
+// attempt log.
 func (s *Store) GetDelivery(ctx context.Context, envID, id string) (*herald.Delivery, []byte, []herald.Attempt, error) {
 	d, err := scanDelivery(s.r.QueryRowContext(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE id = ? AND environment_id = ?`, id, envID))
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	// The delivery's own body when it has one, else its event's.
 	var body []byte
-	if err := s.r.QueryRowContext(ctx, `SELECT body FROM events WHERE id = ?`, d.EventID).Scan(&body); err != nil {
+	if err := s.r.QueryRowContext(ctx, `SELECT coalesce(d.body, e.body) FROM deliveries d JOIN events e ON e.id = d.event_id
+		WHERE d.id = ?`, id).Scan(&body); err != nil {
 		return nil, nil, nil, fmt.Errorf("get delivery body: %w", unavailable(err))
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT number, started_at, duration_ms, status_code, error, response_body

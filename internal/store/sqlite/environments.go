@@ -66,13 +66,18 @@ func (s *Store) DeleteEnvironment(ctx context.Context, id string) error {
 	})
 }
 
-const envSelect = `SELECT id, name, secret_key_hash, signing_key, previous_signing_key, previous_key_expires_at, settings, created_at FROM environments`
+// envSelect reads environments; HasURLOverrides is derived, from the
+// partial index of connections with an override.
+const envSelect = `SELECT id, name, secret_key_hash, signing_key, previous_signing_key, previous_key_expires_at, settings, created_at,
+	EXISTS (SELECT 1 FROM connections c WHERE c.environment_id = environments.id AND c.webhook_url_override <> '')
+	FROM environments`
 
 func scanEnv(row scanner) (*herald.Environment, error) {
 	var e herald.Environment
 	var settings string
 	var prevExp, created int64
-	if err := row.Scan(&e.ID, &e.Name, &e.SecretKeyHash, &e.SigningKey, &e.PreviousSigningKey, &prevExp, &settings, &created); err != nil {
+	if err := row.Scan(&e.ID, &e.Name, &e.SecretKeyHash, &e.SigningKey, &e.PreviousSigningKey, &prevExp, &settings, &created,
+		&e.HasURLOverrides); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, herald.ErrNotFound
 		}

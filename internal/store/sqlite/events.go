@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	herald "github.com/heraldhq/herald"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -37,7 +38,8 @@ func (s *Store) Ingest(ctx context.Context, req herald.IngestRequest) ([]byte, e
 		for _, ne := range req.Events {
 			e := ne.Event
 			if _, err := insEvent.ExecContext(ctx, e.ID, e.EnvironmentID, e.Type, e.ConnectionID, e.ProviderConfigKey,
-				e.Body, e.Skipped, herald.EncodeFieldList(e.UnknownFields), ms(e.CreatedAt)); err != nil {
+				e.Body, e.Skipped, herald.EncodeFieldList(e.UnknownFields), nullBytes(e.Headers), nullBytes(e.Inbound),
+				ms(e.CreatedAt)); err != nil {
 				if isForeignKey(err) {
 					return herald.ErrEnvironmentDeleted
 				}
@@ -50,7 +52,7 @@ func (s *Store) Ingest(ctx context.Context, req herald.IngestRequest) ([]byte, e
 				}
 				if _, err := insDelivery.ExecContext(ctx, d.ID, d.EventID, d.EnvironmentID, d.Type, d.ConnectionID,
 					d.ProviderConfigKey, d.URL, status, nullMS(d.NextAttemptAt), nullMS(d.LeaseUntil), ms(d.CreatedAt), ms(d.CreatedAt),
-					freshGen(status)); err != nil {
+					freshGen(status), nullBytes(d.Body)); err != nil {
 					return fmt.Errorf("ingest: insert delivery: %w", unavailable(err))
 				}
 			}
@@ -66,24 +68,89 @@ func (s *Store) Ingest(ctx context.Context, req herald.IngestRequest) ([]byte, e
 	return replay, err
 }
 
-// GetEvent returns an event of envID and its deliveries.
-func (s *Store) GetEvent(ctx context.Context, envID, id string) (*herald.Event, []herald.Delivery, error) {
+// eventCols are the columns of an event but its body, which only GetEvent
+// reads: lists stay light.
+const eventCols = `id, environment_id, type, connection_id, provider_config_key, skipped, unknown_fields, headers, inbound,
+	created_at`
+
+// scanEvent reads eventCols, then the extra destinations.
+func scanEvent(row scanner, extra ...any) (*herald.Event, error) {
 	var e herald.Event
 	var created int64
 	var unknown string
-	err := s.r.QueryRowContext(ctx, `SELECT id, environment_id, type, connection_id, provider_config_key, body, skipped,
-		unknown_fields, created_at FROM events WHERE id = ? AND environment_id = ?`, id, envID).Scan(&e.ID, &e.EnvironmentID,
-		&e.Type, &e.ConnectionID, &e.ProviderConfigKey, &e.Body, &e.Skipped, &unknown, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil, herald.ErrNotFound
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("get event: %w", unavailable(err))
+	dest := append([]any{&e.ID, &e.EnvironmentID, &e.Type, &e.ConnectionID, &e.ProviderConfigKey, &e.Skipped, &unknown,
+		&e.Headers, &e.Inbound, &created}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, herald.ErrNotFound
+		}
+		return nil, fmt.Errorf("scan event: %w", unavailable(err))
 	}
 	e.CreatedAt = fromMS(created)
+	var err error
 	if e.UnknownFields, err = herald.DecodeFieldList(unknown); err != nil {
-		return nil, nil, fmt.Errorf("get event: %w", unavailable(err))
+		return nil, fmt.Errorf("event %s: %w", e.ID, err)
 	}
+	return &e, nil
+}
+
+// GetEvent returns an event of envID and its deliveries.
+func (s *Store) GetEvent(ctx context.Context, envID, id string) (*herald.Event, []herald.Delivery, error) {
+	var body []byte
+	e, err := scanEvent(s.r.QueryRowContext(ctx, `SELECT `+eventCols+`, body FROM events WHERE id = ? AND environment_id = ?`,
+		id, envID), &body)
+	if err != nil {
+		return nil, nil, err
+	}
+	e.Body = body
 	ds, err := s.queryDeliveries(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE event_id = ? ORDER BY id`, id)
-	return &e, ds, err
+	return e, ds, err
+}
+
+// ListEvents returns envID's events newest first, filtered, without their
+// bodies.
+func (s *Store) ListEvents(ctx context.Context, envID string, f herald.EventFilter) ([]herald.Event, error) {
+	var where strings.Builder
+	args := []any{envID}
+	where.WriteString(`environment_id = ?`)
+	add := func(cond string, v any) {
+		where.WriteString(" AND " + cond)
+		args = append(args, v)
+	}
+	if f.Type != "" {
+		add("type = ?", f.Type)
+	}
+	if f.ConnectionID != "" {
+		add("connection_id = ?", f.ConnectionID)
+	}
+	if f.ProviderConfigKey != "" {
+		add("provider_config_key = ?", f.ProviderConfigKey)
+	}
+	if f.Since != nil {
+		add("created_at >= ?", ms(*f.Since))
+	}
+	if f.Until != nil {
+		add("created_at < ?", ms(*f.Until))
+	}
+	if f.Cursor != "" {
+		add("id < ?", f.Cursor)
+	}
+	args = append(args, f.Limit)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE `+where.String()+` ORDER BY id DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", unavailable(err))
+	}
+	defer rows.Close()
+	out := []herald.Event{}
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list events: %w", unavailable(err))
+	}
+	return out, nil
 }

@@ -13,7 +13,8 @@ import (
 
 // ClaimDue takes back deliveries whose lease ended before req.Now, then
 // marks up to req.Limit due deliveries as sending, oldest due first, and
-// returns them with their bodies.
+// returns them with their bodies (their own, or their event's) and their
+// event's headers.
 func (s *Store) ClaimDue(ctx context.Context, req herald.ClaimRequest) ([]herald.Job, error) {
 	var jobs []herald.Job
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
@@ -34,13 +35,13 @@ func (s *Store) ClaimDue(ctx context.Context, req herald.ClaimRequest) ([]herald
 				lease_gen = lease_gen + 1
 			WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?`+exclude+`
 			ORDER BY next_attempt_at LIMIT ?)
-			RETURNING id, event_id, environment_id, url, attempts, lease_gen`, args...)
+			RETURNING id, event_id, environment_id, url, attempts, lease_gen, body`, args...)
 		if err != nil {
 			return fmt.Errorf("claim: %w", unavailable(err))
 		}
 		for rows.Next() {
 			var j herald.Job
-			if err := rows.Scan(&j.DeliveryID, &j.EventID, &j.EnvironmentID, &j.URL, &j.Attempts, &j.LeaseGen); err != nil {
+			if err := rows.Scan(&j.DeliveryID, &j.EventID, &j.EnvironmentID, &j.URL, &j.Attempts, &j.LeaseGen, &j.Body); err != nil {
 				rows.Close()
 				return fmt.Errorf("claim: scan: %w", unavailable(err))
 			}
@@ -50,17 +51,32 @@ func (s *Store) ClaimDue(ctx context.Context, req herald.ClaimRequest) ([]herald
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("claim: %w", unavailable(err))
 		}
-		body := tx.StmtContext(ctx, s.stmts.eventBody)
+		// The event's body (unless the delivery has its own) and headers,
+		// read once per event. Headers are rare: their map is made for the
+		// first event that has some.
+		read := tx.StmtContext(ctx, s.stmts.eventBody)
 		bodies := make(map[string][]byte, len(jobs))
+		var headers map[string][]byte
+		var b, h []byte
 		for i := range jobs {
-			b, ok := bodies[jobs[i].EventID]
-			if !ok {
-				if err := body.QueryRowContext(ctx, jobs[i].EventID).Scan(&b); err != nil {
-					return fmt.Errorf("claim: body of event %s: %w", jobs[i].EventID, err)
+			id := jobs[i].EventID
+			var ok bool
+			if b, ok = bodies[id]; !ok {
+				if err := read.QueryRowContext(ctx, id).Scan(&b, &h); err != nil {
+					return fmt.Errorf("claim: body of event %s: %w", id, err)
 				}
-				bodies[jobs[i].EventID] = b
+				bodies[id] = b
+				if h != nil {
+					if headers == nil {
+						headers = map[string][]byte{}
+					}
+					headers[id] = h
+				}
 			}
-			jobs[i].Body = b
+			if jobs[i].Body == nil {
+				jobs[i].Body = b
+			}
+			jobs[i].Headers = headers[id]
 		}
 		return nil
 	})

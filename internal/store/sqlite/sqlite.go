@@ -402,10 +402,10 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 		return s
 	}
 	st.insertEvent = p(`INSERT INTO events (id, environment_id, type, connection_id, provider_config_key, body, skipped,
-		unknown_fields, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		unknown_fields, headers, inbound, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	st.insertDelivery = p(`INSERT INTO deliveries (id, event_id, environment_id, type, connection_id, provider_config_key, url,
-		status, attempts, next_attempt_at, lease_until, created_at, updated_at, lease_gen)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`)
+		status, attempts, next_attempt_at, lease_until, created_at, updated_at, lease_gen, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`)
 	st.getIdem = p(`SELECT response, request_hash FROM idempotency_keys WHERE environment_id = ? AND key = ? AND created_at > ?`)
 	st.putIdem = p(`INSERT OR REPLACE INTO idempotency_keys (environment_id, key, response, request_hash, created_at)
 		VALUES (?, ?, ?, ?, ?)`)
@@ -413,7 +413,7 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 		SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ? AND lease_gen = ?)`)
 	st.updateDelivery = p(`UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, lease_until = NULL,
 		last_status_code = ?, last_error = ?, updated_at = ? WHERE id = ? AND lease_gen = ?`)
-	st.eventBody = p(`SELECT body FROM events WHERE id = ?`)
+	st.eventBody = p(`SELECT body, headers FROM events WHERE id = ?`)
 	st.renew = p(`UPDATE deliveries SET lease_until = ? WHERE id = ? AND lease_gen = ? AND status = 'sending'`)
 	st.release = p(`UPDATE deliveries SET status = 'pending', lease_until = NULL, next_attempt_at = ?, updated_at = ?
 		WHERE id = ? AND lease_gen = ? AND status = 'sending'`)

@@ -33,7 +33,7 @@ func checkEnv(t testing.TB, got *herald.Environment, want *herald.Environment) {
 	t.Helper()
 	if got.ID != want.ID || got.Name != want.Name || !bytes.Equal(got.SecretKeyHash, want.SecretKeyHash) ||
 		got.SigningKey != want.SigningKey || got.PreviousSigningKey != want.PreviousSigningKey ||
-		!sameMS(got.CreatedAt, want.CreatedAt) {
+		!sameMS(got.CreatedAt, want.CreatedAt) || got.HasURLOverrides != want.HasURLOverrides {
 		t.Errorf("environment:\n\tgot  %+v\n\twant %+v", *got, *want)
 	}
 	if got.SecretKey != "" {

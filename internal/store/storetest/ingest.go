@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -24,6 +25,63 @@ func ingestTests() []test {
 		{"FailureStoresNothing", testIngestFailureStoresNothing},
 		{"ConcurrentWithFailure", testIngestConcurrentWithFailure},
 		{"IdempotencyConcurrentSameKey", testIngestIdempotencyConcurrent},
+		{"HeadersInboundAndDeliveryBodies", testIngestForwardParts},
+	}
+}
+
+// A forwarded event carries headers and its inbound log, and a delivery
+// may send its own body: claims hand out the delivery's body (else the
+// event's) with the event's headers, and the reads return them.
+func testIngestForwardParts(t *testing.T, s herald.Store) {
+	ctx := t.Context()
+	env := newEnv(t, s, "prod")
+	fwd := makeEvent(t, env.ID, spec{Type: "forward", URLs: []string{urlA, urlB, urlC}})
+	fwd.Event.Headers = []byte(`{"x-hubspot-signature":"abc"}`)
+	fwd.Event.Inbound = []byte(`{"provider":"hubspot","status":200}`)
+	fwd.Event.UnknownFields = []string{"payload.extra"}
+	// Two deliveries send their own bodies, one the event's, all claimed
+	// together.
+	fwd.Deliveries[0].Body = []byte(`{"connectionId":"conn-a","payload":1}`)
+	fwd.Deliveries[2].Body = []byte(`{"connectionId":"conn-c","payload":1}`)
+	plain := makeEvent(t, env.ID, spec{URLs: []string{urlA}})
+	ingest(t, s, env.ID, fwd, plain)
+
+	want := map[string]struct{ body, headers []byte }{
+		fwd.Deliveries[0].ID:   {fwd.Deliveries[0].Body, fwd.Event.Headers},
+		fwd.Deliveries[1].ID:   {fwd.Event.Body, fwd.Event.Headers},
+		fwd.Deliveries[2].ID:   {fwd.Deliveries[2].Body, fwd.Event.Headers},
+		plain.Deliveries[0].ID: {plain.Event.Body, nil},
+	}
+	jobs := claim(t, s, t0, 100)
+	if len(jobs) != len(want) {
+		t.Fatalf("claimed %d, want %d", len(jobs), len(want))
+	}
+	for _, j := range jobs {
+		w := want[j.DeliveryID]
+		if !bytes.Equal(j.Body, w.body) || !sameBytes(j.Headers, w.headers) {
+			t.Errorf("job %s: body %s, headers %s; want body %s, headers %s", j.DeliveryID, j.Body, j.Headers, w.body, w.headers)
+		}
+	}
+	for id, w := range want {
+		if _, body, _ := getDelivery(t, s, env.ID, id); !bytes.Equal(body, w.body) {
+			t.Errorf("GetDelivery(%s) body %s, want %s", id, body, w.body)
+		}
+	}
+	for _, ne := range []herald.EventRecord{fwd, plain} {
+		got, _, err := s.GetEvent(ctx, env.ID, ne.Event.ID)
+		if err != nil {
+			t.Fatalf("GetEvent: %v", err)
+		}
+		checkEvent(t, got, ne.Event)
+	}
+	// A released delivery claimed again still sends its own body.
+	if err := s.Release(ctx, jobLeases(jobs), t0); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	for _, j := range claim(t, s, at(time.Second), 100) {
+		if w := want[j.DeliveryID]; !bytes.Equal(j.Body, w.body) || !sameBytes(j.Headers, w.headers) {
+			t.Errorf("job %s claimed again: body %s, headers %s; want body %s, headers %s", j.DeliveryID, j.Body, j.Headers, w.body, w.headers)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,8 @@ func readTests() []test {
 		{"ListDeliveriesPaging", testListDeliveriesPaging},
 		{"GetDeliveryAttempts", testGetDeliveryAttempts},
 		{"TenantIsolation", testTenantIsolation},
+		{"ListEventsFilters", testListEventsFilters},
+		{"ListEventsPaging", testListEventsPaging},
 	}
 }
 
@@ -413,5 +416,194 @@ func testTenantIsolation(t *testing.T, s herald.Store) {
 	}
 	if ds := list(t, s, newID(t), herald.DeliveryFilter{Limit: 200}); len(ds) != 0 {
 		t.Errorf("an unknown environment lists %d deliveries", len(ds))
+	}
+}
+
+// newEventLog gives a new environment events that cover every filter
+// value, some skipped, some forwarded (headers and inbound log), some with
+// unknown fields; it returns the environment and the events newest first.
+func newEventLog(t *testing.T, s herald.Store, name string) (*herald.Environment, []herald.Event) {
+	t.Helper()
+	env := newEnv(t, s, name)
+	types := []string{"auth", "sync", "forward"}
+	conns := []string{"conn-1", "conn-2"}
+	pcks := []string{"github", "slack"}
+	var events []herald.EventRecord
+	for i := range 18 {
+		var urls []string
+		if i%3 != 0 {
+			urls = []string{urlA}
+		}
+		ne := makeEvent(t, env.ID, spec{Type: types[i%3], Conn: conns[i%2], PCK: pcks[(i/2)%2], URLs: urls,
+			Created: at(time.Duration(i) * time.Minute)})
+		if ne.Event.Type == "forward" {
+			ne.Event.Headers = []byte(fmt.Sprintf(`{"x-request":"%d"}`, i))
+			ne.Event.Inbound = []byte(fmt.Sprintf(`{"n":%d}`, i))
+		}
+		if i%5 == 2 {
+			ne.Event.UnknownFields = []string{"extra", "nested.field"}
+		}
+		events = append(events, ne)
+	}
+	// Two requests, so the log spans more than one transaction.
+	ingest(t, s, env.ID, events[:7]...)
+	ingest(t, s, env.ID, events[7:]...)
+	var model []herald.Event
+	for _, ne := range events {
+		model = append(model, ne.Event)
+	}
+	slices.SortFunc(model, func(a, b herald.Event) int { return strings.Compare(b.ID, a.ID) })
+	return env, model
+}
+
+func matchEvent(e herald.Event, f herald.EventFilter) bool {
+	return (f.Type == "" || e.Type == f.Type) &&
+		(f.ConnectionID == "" || e.ConnectionID == f.ConnectionID) &&
+		(f.ProviderConfigKey == "" || e.ProviderConfigKey == f.ProviderConfigKey) &&
+		(f.Since == nil || !e.CreatedAt.Before(*f.Since)) &&
+		(f.Until == nil || e.CreatedAt.Before(*f.Until)) &&
+		(f.Cursor == "" || e.ID < f.Cursor)
+}
+
+func wantEvents(model []herald.Event, f herald.EventFilter) []herald.Event {
+	var out []herald.Event
+	for _, e := range model {
+		if matchEvent(e, f) && len(out) < f.Limit {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func eventIDs(es []herald.Event) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.ID
+	}
+	return out
+}
+
+func listEvents(t testing.TB, s herald.Store, envID string, f herald.EventFilter) []herald.Event {
+	t.Helper()
+	es, err := s.ListEvents(t.Context(), envID, f)
+	if err != nil {
+		t.Fatalf("ListEvents(%+v): %v", f, err)
+	}
+	return es
+}
+
+func testListEventsFilters(t *testing.T, s herald.Store) {
+	env, model := newEventLog(t, s, "prod")
+	newEventLog(t, s, "other") // same shapes, another tenant
+	since, until := ptr(at(5*time.Minute+30*time.Second)), ptr(at(11*time.Minute+30*time.Second))
+	cases := []struct {
+		name string
+		f    herald.EventFilter
+	}{
+		{"all", herald.EventFilter{}},
+		{"type", herald.EventFilter{Type: "forward"}},
+		{"connection", herald.EventFilter{ConnectionID: "conn-2"}},
+		{"provider config key", herald.EventFilter{ProviderConfigKey: "slack"}},
+		{"since", herald.EventFilter{Since: since}},
+		{"until", herald.EventFilter{Until: until}},
+		{"since and until", herald.EventFilter{Since: since, Until: until}},
+		{"since is inclusive", herald.EventFilter{Since: ptr(at(6 * time.Minute))}},
+		{"until is exclusive", herald.EventFilter{Until: ptr(at(6 * time.Minute))}},
+		{"empty window", herald.EventFilter{Since: until, Until: since}},
+		{"everything at once", herald.EventFilter{Type: "sync", ConnectionID: "conn-2", ProviderConfigKey: "github",
+			Since: ptr(at(-time.Hour)), Until: ptr(at(time.Hour))}},
+		{"limit", herald.EventFilter{Limit: 3}},
+		{"limit 1", herald.EventFilter{Limit: 1}},
+		{"cursor", herald.EventFilter{Cursor: model[4].ID}},
+		{"cursor and type", herald.EventFilter{Cursor: model[4].ID, Type: "auth", Limit: 2}},
+		{"cursor at the oldest", herald.EventFilter{Cursor: model[len(model)-1].ID}},
+		{"no match", herald.EventFilter{Type: "nope"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.f.Limit == 0 {
+				c.f.Limit = 200
+			}
+			want := wantEvents(model, c.f)
+			got := listEvents(t, s, env.ID, c.f)
+			if !slices.Equal(eventIDs(got), eventIDs(want)) {
+				t.Fatalf("ListEvents(%s):\n\tgot  %v\n\twant %v", c.name, eventIDs(got), eventIDs(want))
+			}
+			for i := range want {
+				// Lists leave the bodies out.
+				if got[i].Body != nil {
+					t.Errorf("event %s listed with its body", got[i].ID)
+				}
+				w := want[i]
+				w.Body = nil
+				checkEvent(t, &got[i], w)
+			}
+		})
+	}
+	if len(wantEvents(model, herald.EventFilter{Type: "forward", Limit: 200})) == 0 {
+		t.Fatal("fixture has no forwarded events")
+	}
+	if got := listEvents(t, s, newID(t), herald.EventFilter{Limit: 200}); got == nil || len(got) != 0 {
+		t.Errorf("unknown environment lists %#v, want an empty list", got)
+	}
+}
+
+// testListEventsPaging walks the log page by page with the cursor while new
+// events keep arriving: every event that existed when paging started shows
+// up exactly once, in order, and no other environment's.
+func testListEventsPaging(t *testing.T, s herald.Store) {
+	a := newEnv(t, s, "a")
+	b := newEnv(t, s, "b")
+	var model []herald.Event
+	for i := range 25 {
+		typ := []string{"auth", "sync"}[i%2]
+		created := at(time.Duration(i) * time.Second)
+		ea := makeEvent(t, a.ID, spec{Type: typ, URLs: []string{urlA}, Created: created})
+		eb := makeEvent(t, b.ID, spec{Type: typ, URLs: []string{urlA}, Created: created})
+		ingest(t, s, a.ID, ea)
+		ingest(t, s, b.ID, eb)
+		model = append(model, ea.Event)
+	}
+	slices.SortFunc(model, func(x, y herald.Event) int { return strings.Compare(y.ID, x.ID) })
+	for _, c := range []struct {
+		name     string
+		f        herald.EventFilter
+		pageSize int
+	}{
+		{"page of 10", herald.EventFilter{}, 10},
+		{"page of 2", herald.EventFilter{}, 2},
+		{"page of 1", herald.EventFilter{}, 1},
+		{"type, page of 4", herald.EventFilter{Type: "sync"}, 4},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			want := eventIDs(wantEvents(model, herald.EventFilter{Type: c.f.Type, Limit: len(model)}))
+			var got []string
+			f := c.f
+			f.Limit = c.pageSize
+			for page := 0; ; page++ {
+				if page > len(model)+1 {
+					t.Fatal("paging does not end")
+				}
+				es := listEvents(t, s, a.ID, f)
+				if len(es) > c.pageSize {
+					t.Fatalf("page of %d events with limit %d", len(es), c.pageSize)
+				}
+				got = append(got, eventIDs(es)...)
+				if page == 0 {
+					// Newer events arrive between pages; they belong before
+					// the first page and must not show up later.
+					newer := makeEvent(t, a.ID, spec{Type: "sync", URLs: []string{urlA}, Created: at(time.Hour)})
+					ingest(t, s, a.ID, newer)
+					model = append([]herald.Event{newer.Event}, model...) // for the next cases
+				}
+				if len(es) < c.pageSize {
+					break
+				}
+				f.Cursor = es[len(es)-1].ID
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("pages:\n\tgot  %v\n\twant %v", got, want)
+			}
+		})
 	}
 }

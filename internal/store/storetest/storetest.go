@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) herald.Store) {
 		{"Ingest", ingestTests()},
 		{"Reads", readTests()},
 		{"Dispatch", dispatchTests()},
+		{"Registry", registryTests()},
 		{"Misc", []test{{"Ping", testPing}, {"ClosedIsUnavailable", testClosedIsUnavailable}}},
 	}
 	for _, g := range groups {
@@ -324,7 +325,15 @@ func checkEvent(t testing.TB, got *herald.Event, want herald.Event) {
 	t.Helper()
 	if got.ID != want.ID || got.EnvironmentID != want.EnvironmentID || got.Type != want.Type ||
 		got.ConnectionID != want.ConnectionID || got.ProviderConfigKey != want.ProviderConfigKey ||
-		got.Skipped != want.Skipped || !bytes.Equal(got.Body, want.Body) || !sameMS(got.CreatedAt, want.CreatedAt) {
-		t.Errorf("event:\n\tgot  %+v (body %s)\n\twant %+v (body %s)", *got, got.Body, want, want.Body)
+		got.Skipped != want.Skipped || !bytes.Equal(got.Body, want.Body) || !sameMS(got.CreatedAt, want.CreatedAt) ||
+		!slices.Equal(got.UnknownFields, want.UnknownFields) || !sameBytes(got.Headers, want.Headers) ||
+		!sameBytes(got.Inbound, want.Inbound) {
+		t.Errorf("event:\n\tgot  %+v (body %s, headers %s, inbound %s)\n\twant %+v (body %s, headers %s, inbound %s)",
+			*got, got.Body, got.Headers, got.Inbound, want, want.Body, want.Headers, want.Inbound)
 	}
+}
+
+// sameBytes is bytes.Equal that also tells nil (none) from empty.
+func sameBytes(a, b []byte) bool {
+	return bytes.Equal(a, b) && (a == nil) == (b == nil)
 }
