@@ -297,7 +297,9 @@ func testIndependence(t *testing.T) {
 	other := newReceiver(t, nil)
 
 	e := newEnv(t, h)
-	e.patch(t, map[string]any{"primary_url": hang.URL("/slow"), "secondary_url": healthy.URL("/fast"), "timeout_ms": 5000})
+	// The primary's attempts hang for longer than the test runs, however
+	// loaded the machine: it must still be waiting at every check below.
+	e.patch(t, map[string]any{"primary_url": hang.URL("/slow"), "secondary_url": healthy.URL("/fast"), "timeout_ms": 60000})
 	const n = 20
 	var primaries, secondaries []string
 	for i := 0; i < n; i++ {

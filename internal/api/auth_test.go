@@ -26,7 +26,16 @@ var authRoutes = []route{
 	{"POST", "/environment/webhook-signing-key/rotate", false, ""},
 	{"POST", "/events", false, validAuth},
 	{"POST", "/events/batch", false, `{"events":[` + validAuth + `]}`},
+	{"GET", "/events", false, ""},
 	{"GET", "/events/{id}", false, ""},
+	{"GET", "/integrations", false, ""},
+	{"PUT", "/integrations/{providerConfigKey}", false, `{"provider":"github"}`},
+	{"GET", "/integrations/{providerConfigKey}", false, ""},
+	{"DELETE", "/integrations/{providerConfigKey}", false, ""},
+	{"GET", "/connections", false, ""},
+	{"PUT", "/connections/{providerConfigKey}/{connectionId}", false, `{"metadata":{"a":1}}`},
+	{"GET", "/connections/{providerConfigKey}/{connectionId}", false, ""},
+	{"DELETE", "/connections/{providerConfigKey}/{connectionId}", false, ""},
 	{"GET", "/deliveries", false, ""},
 	{"GET", "/deliveries/{id}", false, ""},
 }
@@ -85,7 +94,7 @@ func TestAuthentication(t *testing.T) {
 		if id, ok := ids[pattern]; ok {
 			return strings.Replace(pattern, "{id}", id, 1)
 		}
-		return pattern
+		return strings.NewReplacer("{providerConfigKey}", "github", "{connectionId}", "c1").Replace(pattern)
 	}
 
 	type credential struct {
@@ -152,6 +161,10 @@ func TestAuthentication(t *testing.T) {
 	}
 	if !slices.Equal(names, []string{"owner", "other"}) {
 		t.Errorf("environments after refused requests: %v, want [owner other]", names)
+	}
+	for _, p := range []string{"/integrations/github", "/connections/github/c1"} {
+		f.do(t, "GET", p, owner.SecretKey, nil).want(t, http.StatusNotFound)
+		f.do(t, "GET", p, other.SecretKey, nil).want(t, http.StatusNotFound)
 	}
 	r = f.do(t, "GET", "/deliveries", owner.SecretKey, nil)
 	r.want(t, http.StatusOK)

@@ -137,6 +137,32 @@ func pathID(r *http.Request) (string, error) {
 	return id, nil
 }
 
+// eventJSON is an event as the log lists it; GET /events/{id} adds its
+// body and deliveries.
+type eventJSON struct {
+	ID                string   `json:"id"`
+	Type              string   `json:"type"`
+	ConnectionID      string   `json:"connection_id"`
+	ProviderConfigKey string   `json:"provider_config_key"`
+	CreatedAt         string   `json:"created_at"`
+	Skipped           *string  `json:"skipped"`
+	UnknownFields     []string `json:"unknown_fields"`
+	// Inbound is the log of a forwarded provider request.
+	Inbound json.RawMessage `json:"inbound,omitempty"`
+}
+
+func toEventJSON(ev *herald.Event) eventJSON {
+	out := eventJSON{ID: ev.ID, Type: ev.Type, ConnectionID: ev.ConnectionID, ProviderConfigKey: ev.ProviderConfigKey,
+		CreatedAt: timestamp(ev.CreatedAt), UnknownFields: ev.UnknownFields, Inbound: ev.Inbound}
+	if out.UnknownFields == nil {
+		out.UnknownFields = []string{}
+	}
+	if ev.Skipped != "" {
+		out.Skipped = &ev.Skipped
+	}
+	return out
+}
+
 func (s *Server) getEvent(w http.ResponseWriter, r *http.Request, env *herald.Environment) error {
 	id, err := pathID(r)
 	if err != nil {
@@ -149,28 +175,43 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request, env *herald.En
 	if err != nil {
 		return err
 	}
-	out := struct {
-		ID                string          `json:"id"`
-		Type              string          `json:"type"`
-		ConnectionID      string          `json:"connection_id"`
-		ProviderConfigKey string          `json:"provider_config_key"`
-		CreatedAt         string          `json:"created_at"`
-		Skipped           *string         `json:"skipped"`
-		UnknownFields     []string        `json:"unknown_fields"`
-		Body              json.RawMessage `json:"body"`
-		Deliveries        []deliveryJSON  `json:"deliveries"`
-	}{ID: ev.ID, Type: ev.Type, ConnectionID: ev.ConnectionID, ProviderConfigKey: ev.ProviderConfigKey,
-		CreatedAt: timestamp(ev.CreatedAt), UnknownFields: ev.UnknownFields, Body: ev.Body,
-		Deliveries: make([]deliveryJSON, 0, len(ds))}
-	if out.UnknownFields == nil {
-		out.UnknownFields = []string{}
-	}
-	if ev.Skipped != "" {
-		out.Skipped = &ev.Skipped
-	}
+	deliveries := make([]deliveryJSON, 0, len(ds))
 	for i := range ds {
-		out.Deliveries = append(out.Deliveries, toDeliveryJSON(&ds[i]))
+		deliveries = append(deliveries, toDeliveryJSON(&ds[i]))
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, struct {
+		eventJSON
+		Body       json.RawMessage `json:"body"`
+		Deliveries []deliveryJSON  `json:"deliveries"`
+	}{toEventJSON(ev), ev.Body, deliveries})
+	return nil
+}
+
+// listEvents is GET /events: the log of events, newest first, with the
+// filters of GET /deliveries that apply to events.
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, env *herald.Environment) error {
+	df, err := parseDeliveryFilter(r)
+	if err != nil {
+		return err
+	}
+	if df.Status != "" {
+		return badQuery("status: not a filter of events")
+	}
+	f := herald.EventFilter{Type: df.Type, ConnectionID: df.ConnectionID, ProviderConfigKey: df.ProviderConfigKey,
+		Since: df.Since, Until: df.Until, Limit: df.Limit + 1, Cursor: df.Cursor}
+	evs, err := s.store.ListEvents(r.Context(), env.ID, f)
+	if err != nil {
+		return err
+	}
+	var next *string
+	if len(evs) > df.Limit {
+		evs = evs[:df.Limit]
+		next = &evs[df.Limit-1].ID
+	}
+	data := make([]eventJSON, 0, len(evs))
+	for i := range evs {
+		data = append(data, toEventJSON(&evs[i]))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": data, "next_cursor": next})
 	return nil
 }

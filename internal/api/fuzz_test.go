@@ -25,7 +25,9 @@ import (
 	"github.com/heraldhq/herald/internal/dispatch"
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/environments"
+	"github.com/heraldhq/herald/internal/forward"
 	"github.com/heraldhq/herald/internal/intake"
+	"github.com/heraldhq/herald/internal/registry"
 	"github.com/heraldhq/herald/internal/store/cache"
 	"github.com/heraldhq/herald/internal/store/sqlite"
 	"github.com/heraldhq/herald/nango"
@@ -53,6 +55,8 @@ type fuzzAPI struct {
 	hookURL     string
 	// ids holds a delivery id and an event id that exist in lax.
 	deliveryID, eventID string
+	store               herald.Store
+	registry            *registry.Service
 }
 
 func newFuzzAPI(tb testing.TB) *fuzzAPI {
@@ -79,9 +83,12 @@ func newFuzzAPI(tb testing.TB) *fuzzAPI {
 		rc.Close()
 	})
 	sum := sha256.Sum256([]byte(adminKey))
-	fa := &fuzzAPI{hookURL: rc.URL + "/hook"}
-	fa.srv = api.New(api.Config{Store: store, Intake: &intake.Service{Store: store, Dispatcher: d},
-		Environments: envs, AdminKeyHashes: [][]byte{sum[:]}, Logger: discard})
+	fa := &fuzzAPI{hookURL: rc.URL + "/hook", store: store}
+	in := &intake.Service{Store: store, Dispatcher: d}
+	fa.registry = registry.New(registry.Config{Store: store, KnownProvider: forward.Known})
+	fa.srv = api.New(api.Config{Store: store, Intake: in, Environments: envs, Registry: fa.registry,
+		Forward:        forward.New(forward.Config{Store: store, Intake: in}),
+		AdminKeyHashes: [][]byte{sum[:]}, Logger: discard})
 
 	newEnv := func(name string, patch map[string]any) *herald.Environment {
 		env, err := envs.Create(tb.Context(), name)
@@ -146,7 +153,7 @@ func (fa *fuzzAPI) serve(method, target, key string, body []byte, hdr ...string)
 var codesFor = map[int][]string{
 	http.StatusBadRequest:            {api.CodeInvalidBody, api.CodeInvalidURIParams, api.CodeInvalidQueryParams},
 	http.StatusUnauthorized:          {api.CodeUnauthorized},
-	http.StatusNotFound:              {api.CodeNotFound},
+	http.StatusNotFound:              {api.CodeNotFound, api.CodeUnknownEnvironment, api.CodeUnknownProviderConfig},
 	http.StatusMethodNotAllowed:      {api.CodeMethodNotAllowed},
 	http.StatusConflict:              {api.CodeConflict},
 	http.StatusRequestEntityTooLarge: {api.CodePayloadTooLarge},

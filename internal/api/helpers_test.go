@@ -12,13 +12,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/dispatch"
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/environments"
+	"github.com/heraldhq/herald/internal/forward"
 	"github.com/heraldhq/herald/internal/intake"
+	"github.com/heraldhq/herald/internal/registry"
 	"github.com/heraldhq/herald/internal/store/cache"
 	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/sqlite"
@@ -52,6 +55,9 @@ type options struct {
 	postgresDSN string
 	// bodyBudget is api.Config.BodyBudget (0: the default).
 	bodyBudget int64
+	// forwardNow is the inbound webhooks' clock (rate limits, signature
+	// timestamps); nil: time.Now.
+	forwardNow func() time.Time
 }
 
 // fixture is the API wired as internal/server wires it: a real SQLite file
@@ -106,8 +112,12 @@ func newFixture(t *testing.T, o options) *fixture {
 		sum := sha256.Sum256([]byte(adminKey))
 		hashes = append(hashes, sum[:])
 	}
-	srv := api.New(api.Config{Store: store, Intake: &intake.Service{Store: store, Dispatcher: d},
-		Environments: envs, AdminKeyHashes: hashes, Logger: discard, BodyBudget: o.bodyBudget})
+	in := &intake.Service{Store: store, Dispatcher: d}
+	reg := registry.New(registry.Config{Store: store, KnownProvider: forward.Known,
+		CheckURL: func(ctx context.Context, u string) error { return egress.CheckURL(ctx, u, egressOpts) }})
+	srv := api.New(api.Config{Store: store, Intake: in, Environments: envs, Registry: reg,
+		Forward:        forward.New(forward.Config{Store: store, Intake: in, Now: o.forwardNow}),
+		AdminKeyHashes: hashes, Logger: discard, BodyBudget: o.bodyBudget})
 	for pattern, h := range o.mount {
 		srv.Mount(pattern, h)
 	}

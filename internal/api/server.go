@@ -15,7 +15,9 @@ import (
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/canonjson"
 	"github.com/heraldhq/herald/internal/environments"
+	"github.com/heraldhq/herald/internal/forward"
 	"github.com/heraldhq/herald/internal/intake"
+	"github.com/heraldhq/herald/internal/registry"
 )
 
 // Request size limits (docs/events.md).
@@ -37,7 +39,11 @@ type Config struct {
 	// Environments owns the tenants: authentication, creation, settings,
 	// key rotation.
 	Environments *environments.Service
-	Logger       *slog.Logger
+	// Registry owns integrations and connections.
+	Registry *registry.Service
+	// Forward receives providers' webhooks.
+	Forward *forward.Service
+	Logger  *slog.Logger
 	// BodyBudget is how many bytes of request bodies may be held in memory
 	// at once, across all requests; a body that does not fit in what is
 	// left is answered 503 unavailable with Retry-After: 1. 0:
@@ -85,7 +91,19 @@ func New(cfg Config) *Server {
 
 	m.HandleFunc("POST /events", s.env(s.postEvent))
 	m.HandleFunc("POST /events/batch", s.env(s.postEventBatch))
+	m.HandleFunc("GET /events", s.env(s.listEvents))
 	m.HandleFunc("GET /events/{id}", s.env(s.getEvent))
+
+	m.HandleFunc("GET /integrations", s.env(s.listIntegrations))
+	m.HandleFunc("PUT /integrations/{providerConfigKey}", s.env(s.putIntegration))
+	m.HandleFunc("GET /integrations/{providerConfigKey}", s.env(s.getIntegration))
+	m.HandleFunc("DELETE /integrations/{providerConfigKey}", s.env(s.deleteIntegration))
+	m.HandleFunc("GET /connections", s.env(s.listConnections))
+	m.HandleFunc("PUT /connections/{providerConfigKey}/{connectionId}", s.env(s.putConnection))
+	m.HandleFunc("GET /connections/{providerConfigKey}/{connectionId}", s.env(s.getConnection))
+	m.HandleFunc("DELETE /connections/{providerConfigKey}/{connectionId}", s.env(s.deleteConnection))
+
+	m.HandleFunc("POST /webhook/{environmentId}/{providerConfigKey}", s.public(s.inboundWebhook))
 
 	m.HandleFunc("GET /deliveries", s.env(s.listDeliveries))
 	m.HandleFunc("GET /deliveries/{id}", s.env(s.getDelivery))
@@ -147,6 +165,15 @@ func (s *Server) admin(h func(w http.ResponseWriter, r *http.Request) error) htt
 			s.writeError(w, r, unauthorized("missing or invalid admin key"))
 			return
 		}
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// public serves a route that takes no key.
+func (s *Server) public(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
 		}

@@ -3,6 +3,7 @@ package dispatch
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -153,6 +154,17 @@ func (d *Dispatcher) decide(res herald.AttemptResult, env *herald.Environment, e
 
 // setHeaders sets every header of a webhook request (docs/webhooks.md).
 func setHeaders(h http.Header, env *herald.Environment, job herald.Job, number int, now time.Time) {
+	// A forward carries the provider's headers (SPEC §9); herald's own,
+	// set below, take their place where names meet.
+	if len(job.Headers) > 0 {
+		var extra map[string]string
+		if json.Unmarshal(job.Headers, &extra) == nil {
+			// The server that took them in checked names and values.
+			for name, v := range extra {
+				h[http.CanonicalHeaderKey(name)] = []string{v}
+			}
+		}
+	}
 	h["Content-Type"] = []string{"application/json"}
 	h["User-Agent"] = []string{"herald/" + herald.Version}
 	h[nango.HeaderHMAC] = []string{nango.SignHMAC(env.SigningKey, job.Body)}
@@ -166,7 +178,11 @@ func setHeaders(h http.Header, env *herald.Environment, job herald.Job, number i
 		for _, k := range env.SigningKeys(now) {
 			sigs = append(sigs, nango.SignStandard(k, job.EventID, ts, job.Body))
 		}
-		// Standard Webhooks header names are lower-case by convention.
+		// Standard Webhooks header names are lower-case by convention; a
+		// forwarded provider's own are replaced.
+		delete(h, "Webhook-Id")
+		delete(h, "Webhook-Timestamp")
+		delete(h, "Webhook-Signature")
 		h["webhook-id"] = []string{job.EventID}
 		h["webhook-timestamp"] = []string{strconv.FormatInt(ts, 10)}
 		h["webhook-signature"] = []string{strings.Join(sigs, " ")}

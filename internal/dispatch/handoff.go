@@ -25,8 +25,12 @@ func (d *Dispatcher) Submit(events []herald.EventRecord, commit func() (stored b
 			del := &events[i].Deliveries[j]
 			if lease, ok := d.reserve(del.URL); ok {
 				del.Status, del.LeaseUntil = herald.StatusSending, &lease
-				reserved = append(reserved, herald.Job{DeliveryID: del.ID, EventID: ev.ID,
-					EnvironmentID: del.EnvironmentID, URL: del.URL, Body: ev.Body, LeaseGen: herald.FreshLeaseGen})
+				body := ev.Body
+				if del.Body != nil {
+					body = del.Body
+				}
+				reserved = append(reserved, herald.Job{DeliveryID: del.ID, EventID: ev.ID, EnvironmentID: del.EnvironmentID,
+					URL: del.URL, Body: body, Headers: ev.Headers, LeaseGen: herald.FreshLeaseGen})
 			} else {
 				pending = true
 			}

@@ -130,7 +130,10 @@ func (s *Service) accept(ctx context.Context, env *herald.Environment, idempoten
 	events := make([]herald.EventRecord, 0, len(hooks))
 	results := make([]Result, 0, len(hooks))
 	gates := GateSettings(env.Settings)
-	urls := env.Settings.URLs()
+	targets, err := s.targets(ctx, env, hooks)
+	if err != nil {
+		return nil, err
+	}
 	for _, h := range hooks {
 		body, err := h.Canonical()
 		if err != nil {
@@ -145,6 +148,7 @@ func (s *Service) accept(ctx context.Context, env *herald.Environment, idempoten
 			ProviderConfigKey: pck, Body: body, UnknownFields: nango.UnknownFields(h), CreatedAt: at}
 		res := Result{ID: ev.ID, Type: ev.Type, Deliveries: []DeliveryRef{}}
 		var ds []herald.Delivery
+		urls := targets(conn, pck)
 		if send, reason := nango.Gate(gates, h); !send {
 			ev.Skipped = reason
 		} else if len(urls) == 0 {
@@ -176,13 +180,8 @@ func (s *Service) accept(ctx context.Context, env *herald.Environment, idempoten
 	if idempotencyKey != "" {
 		hash = requestHash(events)
 	}
-	var replay []byte
-	err = s.Dispatcher.Submit(events, func() (bool, error) {
-		var err error
-		replay, err = s.Store.Ingest(ctx, herald.IngestRequest{EnvironmentID: env.ID, IdempotencyKey: idempotencyKey,
-			RequestHash: hash, Response: answer, Events: events, Now: at})
-		return err == nil && replay == nil, err
-	})
+	replay, err := s.commit(ctx, herald.IngestRequest{EnvironmentID: env.ID, IdempotencyKey: idempotencyKey,
+		RequestHash: hash, Response: answer, Events: events, Now: at})
 	if err != nil {
 		return nil, err
 	}
@@ -190,6 +189,45 @@ func (s *Service) accept(ctx context.Context, env *herald.Environment, idempoten
 		return replay, nil
 	}
 	return answer, nil
+}
+
+// commit stores req through the dispatcher, which starts the fresh
+// deliveries once they are stored; replay is the first answer of a
+// repeated Idempotency-Key.
+func (s *Service) commit(ctx context.Context, req herald.IngestRequest) (replay []byte, err error) {
+	err = s.Dispatcher.Submit(req.Events, func() (bool, error) {
+		var err error
+		replay, err = s.Store.Ingest(ctx, req)
+		return err == nil && replay == nil, err
+	})
+	return replay, err
+}
+
+// targets returns, for hooks, the function that gives the URLs a webhook
+// about one connection goes to: its webhook_url_override when it has one
+// (SPEC §5: the secondary URL is then not used), else the environment's.
+// Overrides are looked up, in one read, only when the environment has any.
+func (s *Service) targets(ctx context.Context, env *herald.Environment, hooks []nango.Webhook) (func(conn, pck string) []string, error) {
+	urls := env.Settings.URLs()
+	if !env.HasURLOverrides {
+		return func(string, string) []string { return urls }, nil
+	}
+	refs := make([]herald.ConnectionRef, 0, len(hooks))
+	for _, h := range hooks {
+		if conn, pck := h.ConnectionRef(); conn != "" {
+			refs = append(refs, herald.ConnectionRef{ProviderConfigKey: pck, ConnectionID: conn})
+		}
+	}
+	overrides, err := s.Store.URLOverrides(ctx, env.ID, refs)
+	if err != nil {
+		return nil, err
+	}
+	return func(conn, pck string) []string {
+		if u, ok := overrides[herald.ConnectionRef{ProviderConfigKey: pck, ConnectionID: conn}]; ok {
+			return []string{u}
+		}
+		return urls
+	}, nil
 }
 
 // requestHash identifies what a request sent: the canonical bodies of its

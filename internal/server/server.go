@@ -20,7 +20,9 @@ import (
 	"github.com/heraldhq/herald/internal/dispatch"
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/environments"
+	"github.com/heraldhq/herald/internal/forward"
 	"github.com/heraldhq/herald/internal/intake"
+	"github.com/heraldhq/herald/internal/registry"
 	"github.com/heraldhq/herald/internal/store/cache"
 	"github.com/heraldhq/herald/internal/store/crypt"
 	"github.com/heraldhq/herald/internal/store/postgres"
@@ -97,12 +99,13 @@ func Run(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger, out
 	// keys nothing is encrypted, and a key found encrypted is an error.
 	store := cache.New(crypt.New(db, cfg.EncryptionKeys), cache.Options{})
 	egressOpts := egress.Options{AllowPrivate: cfg.AllowPrivateURLs}
-	envs := environments.New(environments.Config{Store: store,
-		CheckURL: func(ctx context.Context, u string) error {
-			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			return egress.CheckURL(ctx, u, egressOpts)
-		}})
+	checkURL := func(ctx context.Context, u string) error {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return egress.CheckURL(ctx, u, egressOpts)
+	}
+	envs := environments.New(environments.Config{Store: store, CheckURL: checkURL})
+	reg := registry.New(registry.Config{Store: store, KnownProvider: forward.Known, CheckURL: checkURL})
 
 	var adminHashes [][]byte
 	if cfg.AdminKey != "" {
@@ -131,7 +134,8 @@ func Run(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger, out
 		ShutdownGrace: cfg.ShutdownGrace})
 	svc := &intake.Service{Store: store, Dispatcher: d}
 	apiHandler := api.New(api.Config{
-		Store: store, Intake: svc, Environments: envs, AdminKeyHashes: adminHashes, Logger: log, BodyBudget: cfg.BodyBudget,
+		Store: store, Intake: svc, Environments: envs, Registry: reg, Forward: forward.New(forward.Config{Store: store, Intake: svc}),
+		AdminKeyHashes: adminHashes, Logger: log, BodyBudget: cfg.BodyBudget,
 	})
 
 	dctx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
