@@ -23,7 +23,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.URLs, "urls", 10, "target URLs in the isolation and retry-storm runs")
 	fs.IntVar(&cfg.Pending, "pending", 1_000_000, "pending deliveries for the memory figure (0: skip it)")
 	fs.StringVar(&cfg.Postgres, "postgres", "", "PostgreSQL server URL: also measure herald on it (a fresh schema) with 1 and 3 processes")
-	only := fs.String("only", "", "comma-separated scenarios to run: throughput, latency, isolation, storm, memory (default: all)")
+	only := fs.String("only", "", "comma-separated scenarios to run: throughput, latency, isolation, storm, forward, memory (default: all)")
 	asJSON := fs.Bool("json", false, "print JSON instead of tables")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {

@@ -23,7 +23,8 @@ type Config struct {
 	Timeout     time.Duration // give up on a run after this long; 10 min
 	Log         io.Writer     // progress lines
 	// Only, when not empty, names the scenarios to run: throughput,
-	// latency, isolation, storm, memory (the raw ceiling always runs).
+	// latency, isolation, storm, forward, memory (the raw ceiling always
+	// runs).
 	Only []string
 }
 
@@ -62,6 +63,7 @@ type Report struct {
 	Latency     *Latency     `json:"latency,omitempty"`
 	Isolation   *Ratio       `json:"isolation,omitempty"`
 	RetryStorm  *Ratio       `json:"retry_storm,omitempty"`
+	Forwarding  *Forwarding  `json:"forwarding,omitempty"`
 	Memory      *Memory      `json:"memory,omitempty"`
 	DurationSec float64      `json:"duration_sec"`
 }
@@ -143,6 +145,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.runs("storm") {
 		if rep.RetryStorm, err = b.retryStorm(ctx); err != nil {
 			return nil, fmt.Errorf("retry storm: %w", err)
+		}
+	}
+	if cfg.runs("forward") {
+		if rep.Forwarding, err = b.forwarding(ctx, rep.RawPerSec); err != nil {
+			return nil, fmt.Errorf("forwarding: %w", err)
 		}
 	}
 	if cfg.Pending > 0 && cfg.runs("memory") {

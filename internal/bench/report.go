@@ -29,6 +29,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 			fmt.Fprintf(w, "%s: %.1f vs %.1f = %.2f\n", x.What, x.Disturbed, x.Baseline, x.Ratio)
 		}
 	}
+	if f := r.Forwarding; f != nil {
+		fmt.Fprintf(w, "forwarding, one provider webhook per request (%d): %.0f answered/s, %.0f forwarded/s = %.0f %% of the ceiling, %.2f of /events one per request (%.0f/s)\n",
+			f.Webhooks, f.InboundPerSec, f.ForwardsPerSec, 100*f.OfCeiling, f.OfEvents, f.EventsPerSec)
+		fmt.Fprintf(w, "provider answer time at %d webhooks/s (achieved %.0f): p50 %.1f ms, p99 %.1f ms\n",
+			f.Rate, f.AchievedRate, f.AnswerP50MS, f.AnswerP99MS)
+	}
 	if m := r.Memory; m != nil {
 		fmt.Fprintf(w, "peak RSS with %d deliveries pending: %.0f MB (ingested in %.0f s)\n", m.Pending, m.PeakRSSMB, m.IngestSec)
 	}
