@@ -52,30 +52,11 @@ func (b *runner) forwarding(ctx context.Context, raw float64) (*Forwarding, erro
 		return nil, err
 	}
 	defer r.close()
-	c, err := b.startSQLite(ctx, "forwarding")
+	c, key, inbound, err := b.forwardingSetUp(ctx, "forwarding", r)
 	if err != nil {
 		return nil, err
 	}
 	defer c.close()
-	key, err := c.newEnv(ctx, r.url(0), nil)
-	if err != nil {
-		return nil, err
-	}
-	base := c.bases[0]
-	integration := []byte(`{"provider":"github-app","rate_limit_per_s":1000000,"credentials":{"webhook_secret":"` + benchWebhookSecret + `"}}`)
-	if err := call(ctx, c.client, "PUT", base+"/integrations/github", key, integration, nil); err != nil {
-		return nil, err
-	}
-	if err := call(ctx, c.client, "PUT", base+"/connections/github/octo-org", key, []byte(`{"connection_config":{"installation_id":424242}}`), nil); err != nil {
-		return nil, err
-	}
-	var env struct {
-		ID string `json:"id"`
-	}
-	if err := call(ctx, c.client, "GET", base+"/environment", key, nil, &env); err != nil {
-		return nil, err
-	}
-	inbound := base + "/webhook/" + env.ID + "/github"
 	f := &Forwarding{Webhooks: b.cfg.Events, Rate: b.cfg.Rate}
 
 	// herald's own one-event-per-request figure, on the same process.
@@ -122,7 +103,13 @@ func (b *runner) forwarding(ctx context.Context, raw float64) (*Forwarding, erro
 	f.OfCeiling = f.ForwardsPerSec / raw
 	f.OfEvents = f.ForwardsPerSec / f.EventsPerSec
 
-	// The provider's answer time at a steady rate.
+	// The provider's answer time at a steady rate, on a fresh process (as
+	// the latency scenario): not behind the outcomes of the runs above.
+	pc, _, pacedURL, err := b.forwardingSetUp(ctx, "forwarding-paced", r)
+	if err != nil {
+		return nil, err
+	}
+	defer pc.close()
 	b.logf("forwarding: %d provider webhooks/s for %s", b.cfg.Rate, b.cfg.Duration)
 	total := int(float64(b.cfg.Rate) * b.cfg.Duration.Seconds())
 	interval := time.Second / time.Duration(b.cfg.Rate)
@@ -137,7 +124,7 @@ func (b *runner) forwarding(ctx context.Context, raw float64) (*Forwarding, erro
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			d, err := postWebhook(ctx, c.client, inbound, githubPush(i))
+			d, err := postWebhook(ctx, pc.client, pacedURL, githubPush(i))
 			if err != nil {
 				failed.Add(1)
 			}
@@ -152,6 +139,40 @@ func (b *runner) forwarding(ctx context.Context, raw float64) (*Forwarding, erro
 	slices.Sort(times)
 	f.AnswerP50MS, f.AnswerP99MS = pct(times, 0.50), pct(times, 0.99)
 	return f, nil
+}
+
+// forwardingSetUp starts a SQLite herald with an environment delivering to
+// r, a GitHub App integration and one connection, and returns its secret
+// key and the integration's inbound URL.
+func (b *runner) forwardingSetUp(ctx context.Context, name string, r *receiver) (*cluster, string, string, error) {
+	c, err := b.startSQLite(ctx, name)
+	if err != nil {
+		return nil, "", "", err
+	}
+	key, err := c.newEnv(ctx, r.url(0), nil)
+	if err == nil {
+		base := c.bases[0]
+		integration := []byte(`{"provider":"github-app","rate_limit_per_s":1000000,"credentials":{"webhook_secret":"` + benchWebhookSecret + `"}}`)
+		var env struct {
+			ID string `json:"id"`
+		}
+		for _, step := range []func() error{
+			func() error { return call(ctx, c.client, "PUT", base+"/integrations/github", key, integration, nil) },
+			func() error {
+				return call(ctx, c.client, "PUT", base+"/connections/github/octo-org", key, []byte(`{"connection_config":{"installation_id":424242}}`), nil)
+			},
+			func() error { return call(ctx, c.client, "GET", base+"/environment", key, nil, &env) },
+		} {
+			if err = step(); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			return c, key, base + "/webhook/" + env.ID + "/github", nil
+		}
+	}
+	c.close()
+	return nil, "", "", err
 }
 
 // postWebhook posts one signed GitHub App webhook and returns how long

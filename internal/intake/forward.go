@@ -71,6 +71,13 @@ func (s *Service) AcceptForward(ctx context.Context, env *herald.Environment, f 
 		if len(rec.Deliveries) == 0 {
 			rec.Event.Skipped = SkippedNoURL
 		}
+		if len(f.Connections) == 1 {
+			// One connection: every delivery sends its forward body, which
+			// is then the event's body, stored once.
+			for i := range rec.Deliveries {
+				rec.Event.Body, rec.Deliveries[i].Body = rec.Deliveries[i].Body, nil
+			}
+		}
 	}
 	if _, err := s.commit(ctx, herald.IngestRequest{EnvironmentID: env.ID, Events: []herald.EventRecord{rec}, Now: at}); err != nil {
 		return nil, err
@@ -104,11 +111,7 @@ func forwards(env *herald.Environment, f Forward, ev *herald.Event, payload []by
 		return ds, nil
 	}
 	for _, c := range f.Connections {
-		body, err := (&nango.ForwardWebhook{From: f.Provider, ConnectionID: c.ConnectionID,
-			ProviderConfigKey: f.ProviderConfigKey, Payload: f.Payload}).Canonical()
-		if err != nil {
-			return nil, fmt.Errorf("forward body: %w", err)
-		}
+		body := forwardBody(f.Provider, f.ProviderConfigKey, c.ConnectionID, payload)
 		targets := urls
 		if c.WebhookURLOverride != "" {
 			targets = []string{c.WebhookURLOverride}
@@ -120,4 +123,20 @@ func forwards(env *herald.Environment, f Forward, ev *herald.Event, payload []by
 		}
 	}
 	return ds, nil
+}
+
+// forwardBody writes Nango's forward body for one connection, keys in
+// canonical order, around the payload's canonical bytes (not encoded again):
+// {"connectionId","from","payload","providerConfigKey","type":"forward"}.
+func forwardBody(provider, providerConfigKey, connectionID string, payload []byte) []byte {
+	b := make([]byte, 0, len(payload)+len(provider)+len(providerConfigKey)+len(connectionID)+96)
+	b = append(b, `{"connectionId":`...)
+	b = canonjson.AppendString(b, connectionID)
+	b = append(b, `,"from":`...)
+	b = canonjson.AppendString(b, provider)
+	b = append(b, `,"payload":`...)
+	b = append(b, payload...)
+	b = append(b, `,"providerConfigKey":`...)
+	b = canonjson.AppendString(b, providerConfigKey)
+	return append(b, `,"type":"forward"}`...)
 }

@@ -426,3 +426,30 @@ func TestAcceptClosedStore(t *testing.T) {
 		t.Errorf("AcceptEvent on a closed store: %s, %v; want ErrorUnavailable", answer, err)
 	}
 }
+
+// TestForwardBodyIsNangos: the forward body intake writes around a
+// payload's bytes is, byte for byte, the canonical encoding of Nango's
+// forward body, for awkward strings too.
+func TestForwardBodyIsNangos(t *testing.T) {
+	for _, c := range []struct{ provider, key, conn, payload string }{
+		{"hubspot", "hubspot-prod", "acme", `[{"objectId":9007199254740992,"portalId":62515}]`},
+		{"slack", "s\u2028\"q\\", "T1/<é>", `{"a":"\ud83d\ude00","b":null}`},
+		{"unauthenticated", "k", "c", `null`},
+	} {
+		v, err := canonjson.Parse([]byte(c.payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := (&nango.ForwardWebhook{From: c.provider, ConnectionID: c.conn, ProviderConfigKey: c.key, Payload: v}).Canonical()
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, err := canonjson.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := intake.ForwardBody(c.provider, c.key, c.conn, payload); !bytes.Equal(got, want) {
+			t.Errorf("forwardBody\n got %s\nwant %s", got, want)
+		}
+	}
+}

@@ -32,6 +32,11 @@ func scanConnection(row scanner) (*herald.Connection, error) {
 
 func (s *Store) queryConnections(ctx context.Context, what, q string, args ...any) ([]herald.Connection, error) {
 	rows, err := s.r.QueryContext(ctx, q, args...)
+	return s.scanConnections(what, rows, err)
+}
+
+// scanConnections reads the connections of a query's rows.
+func (s *Store) scanConnections(what string, rows *sql.Rows, err error) ([]herald.Connection, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, unavailable(err))
 	}
@@ -171,22 +176,64 @@ func (s *Store) MatchConnections(ctx context.Context, envID, providerConfigKey s
 	if len(keys) == 0 && len(ids) == 0 {
 		return nil, nil
 	}
-	var sub []string
 	args := []any{envID, providerConfigKey}
 	for _, k := range keys {
-		sub = append(sub, `SELECT connection_id FROM connection_keys
-			WHERE environment_id = ? AND provider_config_key = ? AND field = ? AND name = ? AND value = ?`)
 		args = append(args, envID, providerConfigKey, k.Field, k.Name, k.Value)
 	}
-	if len(ids) > 0 {
-		sub = append(sub, `VALUES `+placeholders(len(ids), "(?)"))
-		for _, id := range ids {
-			args = append(args, id)
-		}
+	for _, id := range ids {
+		args = append(args, id)
 	}
-	return s.queryConnections(ctx, "match connections", `SELECT `+connectionCols+` FROM connections
-		WHERE environment_id = ? AND provider_config_key = ? AND connection_id IN (`+strings.Join(sub, " UNION ALL ")+`)
-		ORDER BY connection_id`, args...)
+	stmt, err := s.matchStmt(ctx, len(keys), len(ids))
+	if err != nil {
+		return nil, fmt.Errorf("match connections: %w", unavailable(err))
+	}
+	if stmt == nil {
+		return s.queryConnections(ctx, "match connections", matchQuery(len(keys), len(ids)), args...)
+	}
+	rows, err := stmt.QueryContext(ctx, args...)
+	return s.scanConnections("match connections", rows, err)
+}
+
+// matchQuery is MatchConnections' query for keys keys and ids ids: one
+// primary-key lookup per key (a row-value IN or an OR makes SQLite scan
+// the integration's keys), and the ids.
+func matchQuery(keys, ids int) string {
+	var sub []string
+	for range keys {
+		sub = append(sub, `SELECT connection_id FROM connection_keys
+			WHERE environment_id = ? AND provider_config_key = ? AND field = ? AND name = ? AND value = ?`)
+	}
+	if ids > 0 {
+		sub = append(sub, `VALUES `+placeholders(ids, "(?)"))
+	}
+	return `SELECT ` + connectionCols + ` FROM connections
+		WHERE environment_id = ? AND provider_config_key = ? AND connection_id IN (` + strings.Join(sub, " UNION ALL ") + `)
+		ORDER BY connection_id`
+}
+
+// maxPreparedMatch bounds the shapes of MatchConnections kept prepared:
+// every provider webhook routes through it, most with one to a few keys.
+const maxPreparedMatch = 4
+
+// matchStmt returns the prepared MatchConnections statement for the shape,
+// preparing it once; nil for a shape too large to keep.
+func (s *Store) matchStmt(ctx context.Context, keys, ids int) (*sql.Stmt, error) {
+	if keys > maxPreparedMatch || ids > maxPreparedMatch {
+		return nil, nil
+	}
+	shape := [2]int{keys, ids}
+	if st, ok := s.matches.Load(shape); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.r.PrepareContext(ctx, matchQuery(keys, ids))
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.matches.LoadOrStore(shape, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 // URLOverrides returns the non-blank webhook_url_override of each of refs

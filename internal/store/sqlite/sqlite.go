@@ -46,6 +46,9 @@ type Store struct {
 
 	closeOnce sync.Once
 	stmts     statements
+	// matches holds MatchConnections' prepared statements by shape
+	// ([2]int{keys, ids} → *sql.Stmt on the readers).
+	matches sync.Map
 }
 
 type op struct {
@@ -354,6 +357,10 @@ func (s *Store) Close() error {
 
 func (s *Store) closeDBs() error {
 	s.stmts.close()
+	s.matches.Range(func(_, st any) bool {
+		st.(*sql.Stmt).Close()
+		return true
+	})
 	return errors.Join(s.r.Close(), s.c.Close(), s.w.Close())
 }
 

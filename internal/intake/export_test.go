@@ -1,0 +1,4 @@
+package intake
+
+// ForwardBody exposes forwardBody to the external tests.
+var ForwardBody = forwardBody
