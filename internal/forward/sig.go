@@ -77,12 +77,19 @@ func checkTime(t, now time.Time, tolerance time.Duration) error {
 // ParseBody is the default Parse: a JSON body parsed as JavaScript's
 // JSON.parse does; a form-encoded body as an object of its fields (the
 // first value of each, as Express's urlencoded parser gives Nango); an
-// empty body as null.
+// empty body as null. A body labelled form-encoded that is a JSON object
+// or array (curl -d labels everything so) is read as JSON.
 func ParseBody(r *Request) (any, error) {
-	if len(strings.TrimSpace(string(r.Body))) == 0 {
+	trimmed := strings.TrimSpace(string(r.Body))
+	if trimmed == "" {
 		return nil, nil
 	}
 	if isForm(r) {
+		if trimmed[0] == '{' || trimmed[0] == '[' {
+			if v, err := canonjson.Parse(r.Body); err == nil {
+				return v, nil
+			}
+		}
 		return parseForm(r.Body)
 	}
 	return canonjson.Parse(r.Body)
