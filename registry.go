@@ -298,3 +298,36 @@ type RegistryStore interface {
 func ConnectionCursor(c *Connection) string {
 	return c.ProviderConfigKey + "\n" + c.ConnectionID
 }
+
+// StorableKeys returns keys without those a store cannot keep as text
+// (CheckText: NUL, ill-formed UTF-8), each once. No connection is found
+// by such a key, so they match nothing and are dropped before a query.
+func StorableKeys(keys []ConnectionKey) []ConnectionKey {
+	return storable(keys, func(k ConnectionKey) bool {
+		return CheckText("", k.Field) == nil && CheckText("", k.Name) == nil && CheckText("", k.Value) == nil
+	})
+}
+
+// StorableIDs is StorableKeys for connection ids.
+func StorableIDs(ids []string) []string {
+	return storable(ids, func(id string) bool { return CheckText("", id) == nil })
+}
+
+// StorableRefs is StorableKeys for connection references.
+func StorableRefs(refs []ConnectionRef) []ConnectionRef {
+	return storable(refs, func(r ConnectionRef) bool {
+		return CheckText("", r.ProviderConfigKey) == nil && CheckText("", r.ConnectionID) == nil
+	})
+}
+
+func storable[T comparable](in []T, ok func(T) bool) []T {
+	seen := make(map[T]bool, len(in))
+	out := make([]T, 0, len(in))
+	for _, v := range in {
+		if ok(v) && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -63,7 +63,7 @@ func jsonObject(b []byte) string {
 // announced. A replaced connection keeps its created_at, which is set back
 // into c.
 func (s *Store) PutConnection(ctx context.Context, c *herald.Connection) (bool, error) {
-	keys := storableKeys(herald.ConnectionKeys(c))
+	keys := herald.ConnectionKeys(c)
 	fields, names, values := make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys))
 	for i, k := range keys {
 		fields[i], names[i], values[i] = k.Field, k.Name, k.Value
@@ -160,7 +160,7 @@ func (s *Store) DeleteConnection(ctx context.Context, envID, providerConfigKey, 
 // any of keys or whose id is one of ids, by connection id, each once, in
 // one query: the keys are looked up by primary key, and IN deduplicates.
 func (s *Store) MatchConnections(ctx context.Context, envID, providerConfigKey string, keys []herald.ConnectionKey, ids []string) ([]herald.Connection, error) {
-	keys, ids = storableKeys(keys), storableIDs(ids)
+	keys, ids = herald.StorableKeys(keys), herald.StorableIDs(ids)
 	if len(keys) == 0 && len(ids) == 0 {
 		return nil, nil
 	}
@@ -181,7 +181,7 @@ func (s *Store) MatchConnections(ctx context.Context, envID, providerConfigKey s
 // that has one, in one query of primary-key lookups.
 func (s *Store) URLOverrides(ctx context.Context, envID string, refs []herald.ConnectionRef) (map[herald.ConnectionRef]string, error) {
 	out := map[herald.ConnectionRef]string{}
-	refs = storableRefs(refs)
+	refs = herald.StorableRefs(refs)
 	if len(refs) == 0 {
 		return out, nil
 	}

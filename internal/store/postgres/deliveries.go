@@ -52,37 +52,10 @@ func (s *Store) queryDeliveries(ctx context.Context, q string, args ...any) ([]h
 
 // ListDeliveries returns envID's deliveries newest first, filtered.
 func (s *Store) ListDeliveries(ctx context.Context, envID string, f herald.DeliveryFilter) ([]herald.Delivery, error) {
-	var where strings.Builder
-	args := []any{envID}
-	where.WriteString(`environment_id = $1`)
-	add := func(cond string, v any) {
-		args = append(args, v)
-		fmt.Fprintf(&where, " AND "+cond, len(args))
-	}
-	if f.Status != "" {
-		add("status = $%d", f.Status)
-	}
-	if f.Type != "" {
-		add("type = $%d", f.Type)
-	}
-	if f.ConnectionID != "" {
-		add("connection_id = $%d", f.ConnectionID)
-	}
-	if f.ProviderConfigKey != "" {
-		add("provider_config_key = $%d", f.ProviderConfigKey)
-	}
-	if f.Since != nil {
-		add("created_at >= $%d", *f.Since)
-	}
-	if f.Until != nil {
-		add("created_at < $%d", *f.Until)
-	}
-	if f.Cursor != "" {
-		add("id < $%d", f.Cursor)
-	}
+	where, args := logWhere(envID, f)
 	args = append(args, f.Limit)
 	return s.queryDeliveries(ctx, fmt.Sprintf(`SELECT `+deliveryCols+` FROM deliveries WHERE %s ORDER BY id DESC LIMIT $%d`,
-		where.String(), len(args)), args...)
+		where, len(args)), args...)
 }
 
 // GetDelivery returns a delivery of envID with the body it sends and its
@@ -114,4 +87,39 @@ func (s *Store) GetDelivery(ctx context.Context, envID, id string) (*herald.Deli
 		attempts = append(attempts, a)
 	}
 	return d, body, attempts, wrap(rows.Err())
+}
+
+// logWhere builds the WHERE clause and arguments of a log listing (events
+// or deliveries: the columns are the same) of envID, newest first from
+// the cursor on.
+func logWhere(envID string, f herald.DeliveryFilter) (string, []any) {
+	var where strings.Builder
+	args := []any{envID}
+	where.WriteString(`environment_id = $1`)
+	add := func(cond string, v any) {
+		args = append(args, v)
+		fmt.Fprintf(&where, " AND "+cond, len(args))
+	}
+	if f.Status != "" {
+		add("status = $%d", f.Status)
+	}
+	if f.Type != "" {
+		add("type = $%d", f.Type)
+	}
+	if f.ConnectionID != "" {
+		add("connection_id = $%d", f.ConnectionID)
+	}
+	if f.ProviderConfigKey != "" {
+		add("provider_config_key = $%d", f.ProviderConfigKey)
+	}
+	if f.Since != nil {
+		add("created_at >= $%d", *f.Since)
+	}
+	if f.Until != nil {
+		add("created_at < $%d", *f.Until)
+	}
+	if f.Cursor != "" {
+		add("id < $%d", f.Cursor)
+	}
+	return where.String(), args
 }

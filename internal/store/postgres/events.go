@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -293,34 +292,11 @@ func (s *Store) GetEvent(ctx context.Context, envID, id string) (*herald.Event, 
 // ListEvents returns envID's events newest first, filtered, without their
 // bodies.
 func (s *Store) ListEvents(ctx context.Context, envID string, f herald.EventFilter) ([]herald.Event, error) {
-	var where strings.Builder
-	args := []any{envID}
-	where.WriteString(`environment_id = $1`)
-	add := func(cond string, v any) {
-		args = append(args, v)
-		fmt.Fprintf(&where, " AND "+cond, len(args))
-	}
-	if f.Type != "" {
-		add("type = $%d", f.Type)
-	}
-	if f.ConnectionID != "" {
-		add("connection_id = $%d", f.ConnectionID)
-	}
-	if f.ProviderConfigKey != "" {
-		add("provider_config_key = $%d", f.ProviderConfigKey)
-	}
-	if f.Since != nil {
-		add("created_at >= $%d", *f.Since)
-	}
-	if f.Until != nil {
-		add("created_at < $%d", *f.Until)
-	}
-	if f.Cursor != "" {
-		add("id < $%d", f.Cursor)
-	}
+	where, args := logWhere(envID, herald.DeliveryFilter{Type: f.Type, ConnectionID: f.ConnectionID,
+		ProviderConfigKey: f.ProviderConfigKey, Since: f.Since, Until: f.Until, Cursor: f.Cursor})
 	args = append(args, f.Limit)
 	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT `+eventCols+` FROM events WHERE %s ORDER BY id DESC LIMIT $%d`,
-		where.String(), len(args)), args...)
+		where, len(args)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", wrap(err))
 	}

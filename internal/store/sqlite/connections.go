@@ -66,7 +66,7 @@ func jsonObject(b []byte) string {
 // PutConnection creates or replaces c and rewrites the keys it is found
 // by. A replaced connection keeps its created_at, which is set back into c.
 func (s *Store) PutConnection(ctx context.Context, c *herald.Connection) (bool, error) {
-	keys := storableKeys(herald.ConnectionKeys(c))
+	keys := herald.ConnectionKeys(c)
 	cfg, meta, tags := jsonObject(c.ConnectionConfig), jsonObject(c.Metadata), jsonObject(c.Tags)
 	var created bool
 	var createdAt int64
@@ -172,7 +172,7 @@ func (s *Store) DeleteConnection(ctx context.Context, envID, providerConfigKey, 
 // primary-key lookup per key (a UNION ALL, which the planner never turns
 // into a scan of the integration's keys), deduplicated by IN.
 func (s *Store) MatchConnections(ctx context.Context, envID, providerConfigKey string, keys []herald.ConnectionKey, ids []string) ([]herald.Connection, error) {
-	keys, ids = unique(storableKeys(keys)), unique(storableIDs(ids))
+	keys, ids = herald.StorableKeys(keys), herald.StorableIDs(ids)
 	if len(keys) == 0 && len(ids) == 0 {
 		return nil, nil
 	}
@@ -240,7 +240,7 @@ func (s *Store) matchStmt(ctx context.Context, keys, ids int) (*sql.Stmt, error)
 // that has one: one primary-key lookup per ref.
 func (s *Store) URLOverrides(ctx context.Context, envID string, refs []herald.ConnectionRef) (map[herald.ConnectionRef]string, error) {
 	out := map[herald.ConnectionRef]string{}
-	refs = unique(storableRefs(refs))
+	refs = herald.StorableRefs(refs)
 	if len(refs) == 0 {
 		return out, nil
 	}

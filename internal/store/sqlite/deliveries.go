@@ -60,36 +60,9 @@ func (s *Store) queryDeliveries(ctx context.Context, q string, args ...any) ([]h
 
 // ListDeliveries returns envID's deliveries newest first, filtered.
 func (s *Store) ListDeliveries(ctx context.Context, envID string, f herald.DeliveryFilter) ([]herald.Delivery, error) {
-	var where strings.Builder
-	args := []any{envID}
-	where.WriteString(`environment_id = ?`)
-	add := func(cond string, v any) {
-		where.WriteString(" AND " + cond)
-		args = append(args, v)
-	}
-	if f.Status != "" {
-		add("status = ?", f.Status)
-	}
-	if f.Type != "" {
-		add("type = ?", f.Type)
-	}
-	if f.ConnectionID != "" {
-		add("connection_id = ?", f.ConnectionID)
-	}
-	if f.ProviderConfigKey != "" {
-		add("provider_config_key = ?", f.ProviderConfigKey)
-	}
-	if f.Since != nil {
-		add("created_at >= ?", ms(*f.Since))
-	}
-	if f.Until != nil {
-		add("created_at < ?", ms(*f.Until))
-	}
-	if f.Cursor != "" {
-		add("id < ?", f.Cursor)
-	}
+	where, args := logWhere(envID, f)
 	args = append(args, f.Limit)
-	return s.queryDeliveries(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE `+where.String()+` ORDER BY id DESC LIMIT ?`, args...)
+	return s.queryDeliveries(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE `+where+` ORDER BY id DESC LIMIT ?`, args...)
 }
 
 // GetDelivery returns a delivery of envID with the body it sends and its
@@ -134,4 +107,39 @@ func (s *Store) GetDelivery(ctx context.Context, envID, id string) (*herald.Deli
 		attempts = append(attempts, a)
 	}
 	return d, body, attempts, rows.Err()
+}
+
+// logWhere builds the WHERE clause and arguments of a log listing (events
+// or deliveries: the columns are the same) of envID, newest first from
+// the cursor on.
+func logWhere(envID string, f herald.DeliveryFilter) (string, []any) {
+	var where strings.Builder
+	args := []any{envID}
+	where.WriteString(`environment_id = ?`)
+	add := func(cond string, v any) {
+		where.WriteString(" AND " + cond)
+		args = append(args, v)
+	}
+	if f.Status != "" {
+		add("status = ?", f.Status)
+	}
+	if f.Type != "" {
+		add("type = ?", f.Type)
+	}
+	if f.ConnectionID != "" {
+		add("connection_id = ?", f.ConnectionID)
+	}
+	if f.ProviderConfigKey != "" {
+		add("provider_config_key = ?", f.ProviderConfigKey)
+	}
+	if f.Since != nil {
+		add("created_at >= ?", ms(*f.Since))
+	}
+	if f.Until != nil {
+		add("created_at < ?", ms(*f.Until))
+	}
+	if f.Cursor != "" {
+		add("id < ?", f.Cursor)
+	}
+	return where.String(), args
 }

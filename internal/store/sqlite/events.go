@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	herald "github.com/heraldhq/herald"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -110,33 +109,10 @@ func (s *Store) GetEvent(ctx context.Context, envID, id string) (*herald.Event, 
 // ListEvents returns envID's events newest first, filtered, without their
 // bodies.
 func (s *Store) ListEvents(ctx context.Context, envID string, f herald.EventFilter) ([]herald.Event, error) {
-	var where strings.Builder
-	args := []any{envID}
-	where.WriteString(`environment_id = ?`)
-	add := func(cond string, v any) {
-		where.WriteString(" AND " + cond)
-		args = append(args, v)
-	}
-	if f.Type != "" {
-		add("type = ?", f.Type)
-	}
-	if f.ConnectionID != "" {
-		add("connection_id = ?", f.ConnectionID)
-	}
-	if f.ProviderConfigKey != "" {
-		add("provider_config_key = ?", f.ProviderConfigKey)
-	}
-	if f.Since != nil {
-		add("created_at >= ?", ms(*f.Since))
-	}
-	if f.Until != nil {
-		add("created_at < ?", ms(*f.Until))
-	}
-	if f.Cursor != "" {
-		add("id < ?", f.Cursor)
-	}
+	where, args := logWhere(envID, herald.DeliveryFilter{Type: f.Type, ConnectionID: f.ConnectionID,
+		ProviderConfigKey: f.ProviderConfigKey, Since: f.Since, Until: f.Until, Cursor: f.Cursor})
 	args = append(args, f.Limit)
-	rows, err := s.r.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE `+where.String()+` ORDER BY id DESC LIMIT ?`, args...)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE `+where+` ORDER BY id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", unavailable(err))
 	}

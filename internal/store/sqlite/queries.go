@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	herald "github.com/heraldhq/herald"
 )
@@ -67,58 +66,4 @@ func nullBytes(b []byte) any {
 		return nil
 	}
 	return b
-}
-
-// unique drops repeated elements, keeping the first of each.
-func unique[T comparable](in []T) []T {
-	seen := make(map[T]bool, len(in))
-	out := make([]T, 0, len(in))
-	for _, v := range in {
-		if !seen[v] {
-			seen[v] = true
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-// storable reports whether a key or id can be stored as text on either
-// store: valid UTF-8 without NUL (PostgreSQL's text refuses the others).
-// A connection is never indexed under such a key and no connection has
-// such an id, so both stores drop them and they match nothing.
-func storable(s string) bool {
-	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
-}
-
-// storableKeys keeps the keys that can be stored.
-func storableKeys(keys []herald.ConnectionKey) []herald.ConnectionKey {
-	out := make([]herald.ConnectionKey, 0, len(keys))
-	for _, k := range keys {
-		if storable(k.Field) && storable(k.Name) && storable(k.Value) {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
-// storableIDs keeps the ids that can be stored.
-func storableIDs(ids []string) []string {
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if storable(id) {
-			out = append(out, id)
-		}
-	}
-	return out
-}
-
-// storableRefs keeps the refs that can be stored.
-func storableRefs(refs []herald.ConnectionRef) []herald.ConnectionRef {
-	out := make([]herald.ConnectionRef, 0, len(refs))
-	for _, r := range refs {
-		if storable(r.ProviderConfigKey) && storable(r.ConnectionID) {
-			out = append(out, r)
-		}
-	}
-	return out
 }
