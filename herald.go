@@ -67,7 +67,9 @@ type Event struct {
 	Headers []byte
 	// Inbound is the log of the provider request a forward event came from
 	// (docs/forwarding.md), a JSON object; nil for events posted to /events.
-	Inbound   []byte
+	Inbound []byte
+	// Status is the event's fate (EventFate), filled by the log's reads.
+	Status    string
 	CreatedAt time.Time
 }
 
@@ -93,6 +95,10 @@ type Delivery struct {
 	// Body is what this delivery sends when it is not the event's body (a
 	// forward to one of several matched connections); nil: the event's.
 	Body []byte
+	// RoundStart counts the attempts made before the current round: a
+	// retry or recover starts a new round, and the retry policy counts
+	// the round's attempts only.
+	RoundStart int
 }
 
 // Attempt is one HTTP request made for a delivery.
@@ -121,6 +127,8 @@ type Job struct {
 	Body          []byte
 	// Headers are the event's extra headers (Event.Headers); nil: none.
 	Headers []byte
+	// RoundStart is the delivery's (Delivery.RoundStart).
+	RoundStart int
 	// LeaseGen is the claim's fencing token: the generation of the lease
 	// this process holds. Outcomes, renewals and releases carry it, and a
 	// store ignores them once another claim has taken the delivery.

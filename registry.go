@@ -250,6 +250,8 @@ type Page struct {
 
 // EventFilter selects events for the log, newest first.
 type EventFilter struct {
+	// Status selects events by fate (FateSkipped, FatePending, …).
+	Status            string
 	Type              string
 	ConnectionID      string
 	ProviderConfigKey string

@@ -81,6 +81,8 @@ type Store interface {
 	EnvironmentChanges() <-chan string
 
 	RegistryStore
+	OperationsStore
+	StatsStore
 	AdminKeyStore
 	Ping(ctx context.Context) error
 	Close() error

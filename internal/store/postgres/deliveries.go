@@ -13,13 +13,13 @@ import (
 )
 
 const deliveryCols = `id, event_id, environment_id, type, connection_id, provider_config_key, url, status, attempts,
-	created_at, updated_at, next_attempt_at, last_status_code, last_error`
+	created_at, updated_at, next_attempt_at, last_status_code, last_error, round_start`
 
 func scanDelivery(row pgx.Row) (*herald.Delivery, error) {
 	var d herald.Delivery
 	var next *time.Time
 	if err := row.Scan(&d.ID, &d.EventID, &d.EnvironmentID, &d.Type, &d.ConnectionID, &d.ProviderConfigKey, &d.URL,
-		&d.Status, &d.Attempts, &d.CreatedAt, &d.UpdatedAt, &next, &d.LastStatusCode, &d.LastError); err != nil {
+		&d.Status, &d.Attempts, &d.CreatedAt, &d.UpdatedAt, &next, &d.LastStatusCode, &d.LastError, &d.RoundStart); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, herald.ErrNotFound
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -136,12 +137,7 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, batch []ingestOp, repla
 		body, headers, inbound                    [][]byte
 		created                                   []time.Time
 	}
-	var dl struct {
-		id, event, env, typ, conn, pck, url, status []string
-		next, lease                                 []*time.Time
-		created                                     []time.Time
-		body                                        [][]byte
-	}
+	var dl deliveryRows
 	var idem struct {
 		env, key       []string
 		response, hash [][]byte
@@ -179,17 +175,8 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, batch []ingestOp, repla
 			ev.body, ev.created = append(ev.body, e.Body), append(ev.created, e.CreatedAt)
 			ev.unknown = append(ev.unknown, herald.EncodeFieldList(e.UnknownFields))
 			ev.headers, ev.inbound = append(ev.headers, e.Headers), append(ev.inbound, e.Inbound)
-			for _, d := range ne.Deliveries {
-				status := d.Status
-				if status == "" {
-					status = herald.StatusPending
-				}
-				notify = notify || status == herald.StatusPending
-				dl.id, dl.event, dl.env = append(dl.id, d.ID), append(dl.event, d.EventID), append(dl.env, d.EnvironmentID)
-				dl.typ, dl.conn, dl.pck = append(dl.typ, d.Type), append(dl.conn, d.ConnectionID), append(dl.pck, d.ProviderConfigKey)
-				dl.url, dl.status = append(dl.url, d.URL), append(dl.status, status)
-				dl.next, dl.lease, dl.created = append(dl.next, d.NextAttemptAt), append(dl.lease, d.LeaseUntil), append(dl.created, d.CreatedAt)
-				dl.body = append(dl.body, d.Body)
+			for i := range ne.Deliveries {
+				notify = dl.add(&ne.Deliveries[i]) || notify
 			}
 		}
 	}
@@ -204,15 +191,7 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, batch []ingestOp, repla
 			ev.id, ev.env, ev.typ, ev.conn, ev.pck, ev.body, ev.skipped, ev.unknown, ev.created, ev.headers, ev.inbound)
 	}
 	if len(dl.id) > 0 {
-		b.Queue(`INSERT INTO deliveries (id, event_id, environment_id, type, connection_id, provider_config_key, url, status,
-			next_attempt_at, lease_until, created_at, updated_at, lease_gen, body)
-			SELECT u.id, u.event_id, u.environment_id, u.type, u.connection_id, u.provider_config_key, u.url, u.status,
-				u.next, u.lease, u.created, u.created,
-				CASE WHEN u.status = 'sending' THEN `+strconv.Itoa(herald.FreshLeaseGen)+` ELSE 0 END, u.body
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-				$8::text[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::bytea[])
-				AS u(id, event_id, environment_id, type, connection_id, provider_config_key, url, status, next, lease, created, body)`,
-			dl.id, dl.event, dl.env, dl.typ, dl.conn, dl.pck, dl.url, dl.status, dl.next, dl.lease, dl.created, dl.body)
+		b.Queue(insertDeliveries, dl.args()...)
 	}
 	if len(idem.key) > 0 {
 		// An expired key is replaced. A live one means another transaction
@@ -246,6 +225,48 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, batch []ingestOp, repla
 	}
 	return br.Close()
 }
+
+// deliveryRows are deliveries as the parallel arrays insertDeliveries
+// takes.
+type deliveryRows struct {
+	id, event, env, typ, conn, pck, url, status []string
+	next, lease                                 []*time.Time
+	created                                     []time.Time
+	body                                        [][]byte
+	roundStart                                  []int32
+}
+
+// add appends d, with the Status given (pending when empty), and reports
+// whether it is pending (claimable by any process).
+func (r *deliveryRows) add(d *herald.Delivery) bool {
+	status := d.Status
+	if status == "" {
+		status = herald.StatusPending
+	}
+	r.id, r.event, r.env = append(r.id, d.ID), append(r.event, d.EventID), append(r.env, d.EnvironmentID)
+	r.typ, r.conn, r.pck = append(r.typ, d.Type), append(r.conn, d.ConnectionID), append(r.pck, d.ProviderConfigKey)
+	r.url, r.status = append(r.url, d.URL), append(r.status, status)
+	r.next, r.lease, r.created = append(r.next, d.NextAttemptAt), append(r.lease, d.LeaseUntil), append(r.created, d.CreatedAt)
+	r.body, r.roundStart = append(r.body, d.Body), append(r.roundStart, int32(d.RoundStart))
+	return status == herald.StatusPending
+}
+
+func (r *deliveryRows) args() []any {
+	return []any{r.id, r.event, r.env, r.typ, r.conn, r.pck, r.url, r.status, r.next, r.lease, r.created, r.body, r.roundStart}
+}
+
+// insertDeliveries stores deliveryRows; those with status sending are
+// stored already claimed, under their first lease. A nil body is NULL:
+// the event's.
+var insertDeliveries = `INSERT INTO deliveries (id, event_id, environment_id, type, connection_id, provider_config_key, url,
+		status, next_attempt_at, lease_until, created_at, updated_at, lease_gen, body, round_start)
+	SELECT u.id, u.event_id, u.environment_id, u.type, u.connection_id, u.provider_config_key, u.url, u.status,
+		u.next, u.lease, u.created, u.created,
+		CASE WHEN u.status = 'sending' THEN ` + strconv.Itoa(herald.FreshLeaseGen) + ` ELSE 0 END, u.body, u.round_start
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+		$8::text[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::bytea[], $13::int[])
+		AS u(id, event_id, environment_id, type, connection_id, provider_config_key, url, status, next, lease, created, body,
+			round_start)`
 
 // errIdempotencyRace fails a group commit in which another transaction
 // stored one of its Idempotency-Keys first.
@@ -286,14 +307,21 @@ func (s *Store) GetEvent(ctx context.Context, envID, id string) (*herald.Event, 
 	}
 	e.Body = body
 	ds, err := s.queryDeliveries(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE event_id = $1 ORDER BY id`, id)
-	return e, ds, err
+	if err != nil {
+		return nil, nil, err
+	}
+	statuses := make([]string, len(ds))
+	for i, d := range ds {
+		statuses[i] = d.Status
+	}
+	e.Status = herald.EventFate(statuses)
+	return e, ds, nil
 }
 
-// ListEvents returns envID's events newest first, filtered, without their
-// bodies.
+// ListEvents returns envID's events newest first, filtered, with their
+// fates and without their bodies.
 func (s *Store) ListEvents(ctx context.Context, envID string, f herald.EventFilter) ([]herald.Event, error) {
-	where, args := logWhere(envID, herald.DeliveryFilter{Type: f.Type, ConnectionID: f.ConnectionID,
-		ProviderConfigKey: f.ProviderConfigKey, Since: f.Since, Until: f.Until, Cursor: f.Cursor})
+	where, args := eventWhere(envID, f)
 	args = append(args, f.Limit)
 	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT `+eventCols+` FROM events WHERE %s ORDER BY id DESC LIMIT $%d`,
 		where, len(args)), args...)
@@ -312,5 +340,74 @@ func (s *Store) ListEvents(ctx context.Context, envID string, f herald.EventFilt
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list events: %w", wrap(err))
 	}
+	if err := s.setFates(ctx, out); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// eventWhere builds the WHERE clause and arguments of an events listing:
+// logWhere's, and the events' fate.
+func eventWhere(envID string, f herald.EventFilter) (string, []any) {
+	where, args := logWhere(envID, herald.DeliveryFilter{Type: f.Type, ConnectionID: f.ConnectionID,
+		ProviderConfigKey: f.ProviderConfigKey, Since: f.Since, Until: f.Until, Cursor: f.Cursor})
+	if f.Status != "" {
+		where += " AND " + fateWhere(f.Status)
+	}
+	return where, args
+}
+
+// fateWhere is the condition that an event (a row of events) has the
+// given fate: herald.EventFate in SQL, on its deliveries' statuses, each
+// EXISTS an index lookup by event (deliveries_event). An unknown fate
+// matches nothing.
+func fateWhere(fate string) string {
+	has := func(statuses ...string) string {
+		return `EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status IN ('` +
+			strings.Join(statuses, `', '`) + `'))`
+	}
+	waiting := []string{herald.StatusPending, herald.StatusSending, herald.StatusHeld}
+	switch fate {
+	case herald.FatePending:
+		return has(waiting...)
+	case herald.FateFailed:
+		return `NOT ` + has(waiting...) + ` AND ` + has(herald.StatusFailed)
+	case herald.FateSucceeded:
+		return `NOT ` + has(append(waiting, herald.StatusFailed)...) + ` AND ` + has(herald.StatusSucceeded)
+	case herald.FateSkipped:
+		return `NOT ` + has(append(waiting, herald.StatusFailed, herald.StatusSucceeded)...)
+	}
+	return `false`
+}
+
+// setFates sets the Status of events from their deliveries' statuses,
+// read in one query.
+func (s *Store) setFates(ctx context.Context, events []herald.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.ID
+	}
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT event_id, status FROM deliveries WHERE event_id = ANY($1)`, ids)
+	if err != nil {
+		return fmt.Errorf("event fates: %w", wrap(err))
+	}
+	defer rows.Close()
+	statuses := make(map[string][]string, len(events))
+	for rows.Next() {
+		var id, status string
+		if err := rows.Scan(&id, &status); err != nil {
+			return fmt.Errorf("event fates: %w", wrap(err))
+		}
+		statuses[id] = append(statuses[id], status)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("event fates: %w", wrap(err))
+	}
+	for i := range events {
+		events[i].Status = herald.EventFate(statuses[events[i].ID])
+	}
+	return nil
 }

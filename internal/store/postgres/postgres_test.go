@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -243,3 +244,85 @@ func TestRegistryWritesAnnounced(t *testing.T) {
 		}
 	}
 }
+
+// Retry, recover and replay's new deliveries wake the claimers of other
+// processes, as ingested ones do.
+func TestOperationsWakeOtherProcesses(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	var stores [2]*postgres.Store
+	for i := range stores {
+		s, err := postgres.Open(context.Background(), dsn, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		stores[i] = s
+	}
+	a, b := stores[0], stores[1]
+	ctx := t.Context()
+	// b announces "" once its LISTEN is up: from then on it hears everything.
+	select {
+	case <-b.EnvironmentChanges():
+	case <-time.After(10 * time.Second):
+		t.Fatal("b's LISTEN connection never came up")
+	}
+	now := time.Now().UTC()
+	env := &herald.Environment{ID: uuid.NewString(), Name: "w", SecretKeyHash: []byte("h"), SigningKey: "k",
+		Settings: herald.DefaultSettings(), CreatedAt: now}
+	if err := a.CreateEnvironment(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	// Two deliveries stored claimed (which wakes no one) and failed.
+	ev := herald.Event{ID: uuid.NewString(), EnvironmentID: env.ID, Type: "auth", Body: []byte(`{}`), CreatedAt: now}
+	var ds []herald.Delivery
+	var results []herald.AttemptResult
+	for range 2 {
+		d := herald.Delivery{ID: uuid.NewString(), EventID: ev.ID, EnvironmentID: env.ID, Type: "auth", URL: "http://127.0.0.1:1/",
+			Status: herald.StatusSending, CreatedAt: now, UpdatedAt: now, LeaseUntil: ptr(now.Add(time.Minute))}
+		ds = append(ds, d)
+		results = append(results, herald.AttemptResult{DeliveryID: d.ID, LeaseGen: herald.FreshLeaseGen, Status: herald.StatusFailed,
+			Attempt: herald.Attempt{Number: 1, StartedAt: now, StatusCode: ptr(500)}})
+	}
+	if _, err := a.Ingest(ctx, herald.IngestRequest{EnvironmentID: env.ID, Now: now,
+		Events: []herald.EventRecord{{Event: ev, Deliveries: ds}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RecordAttempts(ctx, results); err != nil {
+		t.Fatal(err)
+	}
+	// Other tests' processes on the server may wake b too (NOTIFY is per
+	// database): this shows that each step wakes b, not that nothing else
+	// does.
+	select {
+	case <-b.Wakeups():
+	default:
+	}
+	for _, step := range []struct {
+		name string
+		op   func() error
+	}{
+		{"retry", func() error { _, err := a.RetryDelivery(ctx, env.ID, ds[0].ID, now); return err }},
+		{"recover", func() error {
+			n, err := a.RecoverDeliveries(ctx, env.ID, now.Add(-time.Hour), now.Add(time.Hour), now, 10)
+			if err == nil && n != 1 {
+				err = fmt.Errorf("recovered %d, want 1", n)
+			}
+			return err
+		}},
+		{"add deliveries", func() error {
+			return a.AddDeliveries(ctx, env.ID, []herald.Delivery{{ID: uuid.NewString(), EventID: ev.ID, EnvironmentID: env.ID,
+				Type: "auth", URL: "http://127.0.0.1:2/", Status: herald.StatusPending, CreatedAt: now, UpdatedAt: now, NextAttemptAt: &now}})
+		}},
+	} {
+		if err := step.op(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		select {
+		case <-b.Wakeups():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: b never woke up", step.name)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -34,7 +34,8 @@ func (s *Store) ClaimDue(ctx context.Context, req herald.ClaimRequest) ([]herald
 			FOR UPDATE SKIP LOCKED)
 		UPDATE deliveries d SET status = 'sending', lease_until = $2, updated_at = $1, lease_gen = d.lease_gen + 1
 		FROM due, events e WHERE d.id = due.id AND e.id = d.event_id
-		RETURNING d.id, d.event_id, d.environment_id, d.url, d.attempts, coalesce(d.body, e.body), e.headers, d.lease_gen`,
+		RETURNING d.id, d.event_id, d.environment_id, d.url, d.attempts, coalesce(d.body, e.body), e.headers, d.lease_gen,
+			d.round_start`,
 		req.Now, req.LeaseUntil, req.Limit, exclude)
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
@@ -47,7 +48,8 @@ func (s *Store) ClaimDue(ctx context.Context, req herald.ClaimRequest) ([]herald
 	}
 	jobs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (herald.Job, error) {
 		var j herald.Job
-		err := row.Scan(&j.DeliveryID, &j.EventID, &j.EnvironmentID, &j.URL, &j.Attempts, &j.Body, &j.Headers, &j.LeaseGen)
+		err := row.Scan(&j.DeliveryID, &j.EventID, &j.EnvironmentID, &j.URL, &j.Attempts, &j.Body, &j.Headers, &j.LeaseGen,
+			&j.RoundStart)
 		return j, err
 	})
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 )
 
 const deliveryCols = `id, event_id, environment_id, type, connection_id, provider_config_key, url, status, attempts,
-	created_at, updated_at, next_attempt_at, last_status_code, last_error`
+	created_at, updated_at, next_attempt_at, last_status_code, last_error, round_start`
 
 func scanDelivery(row scanner) (*herald.Delivery, error) {
 	var d herald.Delivery
@@ -20,7 +20,7 @@ func scanDelivery(row scanner) (*herald.Delivery, error) {
 	var next, code sql.NullInt64
 	var lastErr sql.NullString
 	if err := row.Scan(&d.ID, &d.EventID, &d.EnvironmentID, &d.Type, &d.ConnectionID, &d.ProviderConfigKey, &d.URL,
-		&d.Status, &d.Attempts, &created, &updated, &next, &code, &lastErr); err != nil {
+		&d.Status, &d.Attempts, &created, &updated, &next, &code, &lastErr, &d.RoundStart); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, herald.ErrNotFound
 		}

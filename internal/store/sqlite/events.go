@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	herald "github.com/heraldhq/herald"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -44,14 +45,8 @@ func (s *Store) Ingest(ctx context.Context, req herald.IngestRequest) ([]byte, e
 				}
 				return fmt.Errorf("ingest: insert event: %w", unavailable(err))
 			}
-			for _, d := range ne.Deliveries {
-				status := d.Status
-				if status == "" {
-					status = herald.StatusPending
-				}
-				if _, err := insDelivery.ExecContext(ctx, d.ID, d.EventID, d.EnvironmentID, d.Type, d.ConnectionID,
-					d.ProviderConfigKey, d.URL, status, nullMS(d.NextAttemptAt), nullMS(d.LeaseUntil), ms(d.CreatedAt), ms(d.CreatedAt),
-					freshGen(status), nullBytes(d.Body)); err != nil {
+			for i := range ne.Deliveries {
+				if err := insertDelivery(ctx, insDelivery, &ne.Deliveries[i]); err != nil {
 					return fmt.Errorf("ingest: insert delivery: %w", unavailable(err))
 				}
 			}
@@ -65,6 +60,20 @@ func (s *Store) Ingest(ctx context.Context, req herald.IngestRequest) ([]byte, e
 		return nil
 	})
 	return replay, err
+}
+
+// insertDelivery stores d with the Status given (pending when empty);
+// one with Status sending is stored already claimed, under its first
+// lease.
+func insertDelivery(ctx context.Context, st *sql.Stmt, d *herald.Delivery) error {
+	status := d.Status
+	if status == "" {
+		status = herald.StatusPending
+	}
+	_, err := st.ExecContext(ctx, d.ID, d.EventID, d.EnvironmentID, d.Type, d.ConnectionID, d.ProviderConfigKey, d.URL, status,
+		nullMS(d.NextAttemptAt), nullMS(d.LeaseUntil), ms(d.CreatedAt), ms(d.CreatedAt), freshGen(status), nullBytes(d.Body),
+		d.RoundStart)
+	return err
 }
 
 // eventCols are the columns of an event but its body, which only GetEvent
@@ -103,14 +112,21 @@ func (s *Store) GetEvent(ctx context.Context, envID, id string) (*herald.Event, 
 	}
 	e.Body = body
 	ds, err := s.queryDeliveries(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE event_id = ? ORDER BY id`, id)
-	return e, ds, err
+	if err != nil {
+		return nil, nil, err
+	}
+	statuses := make([]string, len(ds))
+	for i, d := range ds {
+		statuses[i] = d.Status
+	}
+	e.Status = herald.EventFate(statuses)
+	return e, ds, nil
 }
 
-// ListEvents returns envID's events newest first, filtered, without their
-// bodies.
+// ListEvents returns envID's events newest first, filtered, with their
+// fates and without their bodies.
 func (s *Store) ListEvents(ctx context.Context, envID string, f herald.EventFilter) ([]herald.Event, error) {
-	where, args := logWhere(envID, herald.DeliveryFilter{Type: f.Type, ConnectionID: f.ConnectionID,
-		ProviderConfigKey: f.ProviderConfigKey, Since: f.Since, Until: f.Until, Cursor: f.Cursor})
+	where, args := eventWhere(envID, f)
 	args = append(args, f.Limit)
 	rows, err := s.r.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE `+where+` ORDER BY id DESC LIMIT ?`, args...)
 	if err != nil {
@@ -128,5 +144,75 @@ func (s *Store) ListEvents(ctx context.Context, envID string, f herald.EventFilt
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list events: %w", unavailable(err))
 	}
+	if err := s.setFates(ctx, out); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// eventWhere builds the WHERE clause and arguments of an events listing:
+// logWhere's, and the events' fate.
+func eventWhere(envID string, f herald.EventFilter) (string, []any) {
+	where, args := logWhere(envID, herald.DeliveryFilter{Type: f.Type, ConnectionID: f.ConnectionID,
+		ProviderConfigKey: f.ProviderConfigKey, Since: f.Since, Until: f.Until, Cursor: f.Cursor})
+	if f.Status != "" {
+		where += " AND " + fateWhere(f.Status)
+	}
+	return where, args
+}
+
+// fateWhere is the condition that an event (a row of events) has the
+// given fate: herald.EventFate in SQL, on its deliveries' statuses, each
+// EXISTS an index lookup by event (deliveries_event). An unknown fate
+// matches nothing.
+func fateWhere(fate string) string {
+	has := func(statuses ...string) string {
+		return `EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status IN ('` +
+			strings.Join(statuses, `', '`) + `'))`
+	}
+	waiting := []string{herald.StatusPending, herald.StatusSending, herald.StatusHeld}
+	switch fate {
+	case herald.FatePending:
+		return has(waiting...)
+	case herald.FateFailed:
+		return `NOT ` + has(waiting...) + ` AND ` + has(herald.StatusFailed)
+	case herald.FateSucceeded:
+		return `NOT ` + has(append(waiting, herald.StatusFailed)...) + ` AND ` + has(herald.StatusSucceeded)
+	case herald.FateSkipped:
+		return `NOT ` + has(append(waiting, herald.StatusFailed, herald.StatusSucceeded)...)
+	}
+	return `0 = 1`
+}
+
+// setFates sets the Status of events from their deliveries' statuses,
+// read in one query.
+func (s *Store) setFates(ctx context.Context, events []herald.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	args := make([]any, len(events))
+	for i, e := range events {
+		args[i] = e.ID
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT event_id, status FROM deliveries
+		WHERE event_id IN (`+placeholders(len(args), "?")+`)`, args...)
+	if err != nil {
+		return fmt.Errorf("event fates: %w", unavailable(err))
+	}
+	defer rows.Close()
+	statuses := make(map[string][]string, len(events))
+	for rows.Next() {
+		var id, status string
+		if err := rows.Scan(&id, &status); err != nil {
+			return fmt.Errorf("event fates: %w", unavailable(err))
+		}
+		statuses[id] = append(statuses[id], status)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("event fates: %w", unavailable(err))
+	}
+	for i := range events {
+		events[i].Status = herald.EventFate(statuses[events[i].ID])
+	}
+	return nil
 }

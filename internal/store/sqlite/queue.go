@@ -35,13 +35,14 @@ func (s *Store) ClaimDue(ctx context.Context, req herald.ClaimRequest) ([]herald
 				lease_gen = lease_gen + 1
 			WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?`+exclude+`
 			ORDER BY next_attempt_at LIMIT ?)
-			RETURNING id, event_id, environment_id, url, attempts, lease_gen, body`, args...)
+			RETURNING id, event_id, environment_id, url, attempts, lease_gen, body, round_start`, args...)
 		if err != nil {
 			return fmt.Errorf("claim: %w", unavailable(err))
 		}
 		for rows.Next() {
 			var j herald.Job
-			if err := rows.Scan(&j.DeliveryID, &j.EventID, &j.EnvironmentID, &j.URL, &j.Attempts, &j.LeaseGen, &j.Body); err != nil {
+			if err := rows.Scan(&j.DeliveryID, &j.EventID, &j.EnvironmentID, &j.URL, &j.Attempts, &j.LeaseGen, &j.Body,
+				&j.RoundStart); err != nil {
 				rows.Close()
 				return fmt.Errorf("claim: scan: %w", unavailable(err))
 			}

@@ -411,8 +411,8 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 	st.insertEvent = p(`INSERT INTO events (id, environment_id, type, connection_id, provider_config_key, body, skipped,
 		unknown_fields, headers, inbound, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	st.insertDelivery = p(`INSERT INTO deliveries (id, event_id, environment_id, type, connection_id, provider_config_key, url,
-		status, attempts, next_attempt_at, lease_until, created_at, updated_at, lease_gen, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`)
+		status, attempts, next_attempt_at, lease_until, created_at, updated_at, lease_gen, body, round_start)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)`)
 	st.getIdem = p(`SELECT response, request_hash FROM idempotency_keys WHERE environment_id = ? AND key = ? AND created_at > ?`)
 	st.putIdem = p(`INSERT OR REPLACE INTO idempotency_keys (environment_id, key, response, request_hash, created_at)
 		VALUES (?, ?, ?, ?, ?)`)

@@ -26,6 +26,8 @@ func Run(t *testing.T, open func(t *testing.T) herald.Store) {
 		{"Reads", readTests()},
 		{"Dispatch", dispatchTests()},
 		{"Registry", registryTests()},
+		{"Operations", operationsTests()},
+		{"Stats", statsTests()},
 		{"Misc", []test{{"Ping", testPing}, {"ClosedIsUnavailable", testClosedIsUnavailable}}},
 	}
 	for _, g := range groups {
@@ -295,6 +297,7 @@ func checkDelivery(t testing.TB, got, want herald.Delivery) {
 	eq("URL", got.URL, want.URL)
 	eq("Status", got.Status, want.Status)
 	eq("Attempts", got.Attempts, want.Attempts)
+	eq("RoundStart", got.RoundStart, want.RoundStart)
 	if !sameMS(got.CreatedAt, want.CreatedAt) {
 		diffs = append(diffs, fmt.Sprintf("CreatedAt = %v, want %v", got.CreatedAt, want.CreatedAt))
 	}
