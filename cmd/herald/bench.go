@@ -22,8 +22,9 @@ func benchCmd(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.Duration, "duration", 0, "length of each paced run (default 10s)")
 	fs.IntVar(&cfg.URLs, "urls", 10, "target URLs in the isolation and retry-storm runs")
 	fs.IntVar(&cfg.Pending, "pending", 1_000_000, "pending deliveries for the memory figure (0: skip it)")
+	fs.IntVar(&cfg.Replay, "replay", 1_000_000, "events replayed while live traffic is measured (0: skip it)")
 	fs.StringVar(&cfg.Postgres, "postgres", "", "PostgreSQL server URL: also measure herald on it (a fresh schema) with 1 and 3 processes")
-	only := fs.String("only", "", "comma-separated scenarios to run: throughput, latency, isolation, storm, forward, memory (default: all)")
+	only := fs.String("only", "", "comma-separated scenarios to run: throughput, latency, isolation, storm, forward, replay, memory (default: all)")
 	asJSON := fs.Bool("json", false, "print JSON instead of tables")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
@@ -37,6 +38,9 @@ func benchCmd(ctx context.Context, args []string) error {
 	}
 	if cfg.Pending == 0 {
 		cfg.Pending = -1
+	}
+	if cfg.Replay == 0 {
+		cfg.Replay = -1
 	}
 	if *only != "" {
 		cfg.Only = strings.Split(*only, ",")

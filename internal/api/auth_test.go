@@ -28,6 +28,8 @@ var authRoutes = []route{
 	{"POST", "/events/batch", false, `{"events":[` + validAuth + `]}`},
 	{"GET", "/events", false, ""},
 	{"GET", "/events/{id}", false, ""},
+	{"POST", "/events/{id}/replay", false, ""},
+	{"POST", "/events/replay", false, `{"since":"2020-01-01T00:00:00Z","until":"2030-01-01T00:00:00Z"}`},
 	{"GET", "/integrations", false, ""},
 	{"PUT", "/integrations/{providerConfigKey}", false, `{"provider":"github"}`},
 	{"GET", "/integrations/{providerConfigKey}", false, ""},
@@ -38,6 +40,8 @@ var authRoutes = []route{
 	{"DELETE", "/connections/{providerConfigKey}/{connectionId}", false, ""},
 	{"GET", "/deliveries", false, ""},
 	{"GET", "/deliveries/{id}", false, ""},
+	{"POST", "/deliveries/{id}/retry", false, ""},
+	{"POST", "/deliveries/recover", false, `{"since":"2020-01-01T00:00:00Z","until":"2030-01-01T00:00:00Z"}`},
 }
 
 // TestAuthRoutesCoverServer keeps authRoutes in step with server.go: every
@@ -88,7 +92,9 @@ func TestAuthentication(t *testing.T) {
 	ids := map[string]string{
 		"/admin/environments/{id}": owner.ID,
 		"/events/{id}":             ev.ID,
+		"/events/{id}/replay":      ev.ID,
 		"/deliveries/{id}":         ev.Deliveries[0].ID,
+		"/deliveries/{id}/retry":   ev.Deliveries[0].ID,
 	}
 	path := func(pattern string) string {
 		if id, ok := ids[pattern]; ok {

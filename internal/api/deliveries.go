@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -43,7 +44,7 @@ func toDeliveryJSON(d *herald.Delivery) deliveryJSON {
 
 var (
 	deliveryStatuses = map[string]bool{herald.StatusPending: true, herald.StatusSending: true, herald.StatusSucceeded: true,
-		herald.StatusFailed: true, herald.StatusSkipped: true}
+		herald.StatusFailed: true, herald.StatusSkipped: true, herald.StatusHeld: true}
 	webhookTypes = map[string]bool{"auth": true, "sync": true, "async_action": true, "forward": true}
 )
 
@@ -64,7 +65,10 @@ func checkQuery(q url.Values) error {
 	return nil
 }
 
-func parseDeliveryFilter(r *http.Request) (herald.DeliveryFilter, error) {
+// parseLogFilter reads the filters of GET /deliveries and GET /events;
+// statuses are the values status may take (delivery statuses, or events'
+// fates).
+func parseLogFilter(r *http.Request, statuses map[string]bool) (herald.DeliveryFilter, error) {
 	q := r.URL.Query()
 	f := herald.DeliveryFilter{Limit: DefaultPageSize}
 	if err := checkQuery(q); err != nil {
@@ -76,8 +80,8 @@ func parseDeliveryFilter(r *http.Request) (herald.DeliveryFilter, error) {
 		}
 	}
 	f.Status = q.Get("status")
-	if f.Status != "" && !deliveryStatuses[f.Status] {
-		return f, badQuery("status: must be one of pending, sending, succeeded, failed, skipped")
+	if f.Status != "" && !statuses[f.Status] {
+		return f, badQuery("status: must be one of " + strings.Join(slices.Sorted(maps.Keys(statuses)), ", "))
 	}
 	f.Type = q.Get("type")
 	if f.Type != "" && !webhookTypes[f.Type] {
@@ -114,7 +118,7 @@ func parseDeliveryFilter(r *http.Request) (herald.DeliveryFilter, error) {
 }
 
 func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, env *herald.Environment) error {
-	f, err := parseDeliveryFilter(r)
+	f, err := parseLogFilter(r, deliveryStatuses)
 	if err != nil {
 		return err
 	}

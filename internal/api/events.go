@@ -140,20 +140,22 @@ func pathID(r *http.Request) (string, error) {
 // eventJSON is an event as the log lists it; GET /events/{id} adds its
 // body and deliveries.
 type eventJSON struct {
-	ID                string   `json:"id"`
-	Type              string   `json:"type"`
-	ConnectionID      string   `json:"connection_id"`
-	ProviderConfigKey string   `json:"provider_config_key"`
-	CreatedAt         string   `json:"created_at"`
-	Skipped           *string  `json:"skipped"`
-	UnknownFields     []string `json:"unknown_fields"`
+	ID                string `json:"id"`
+	Type              string `json:"type"`
+	ConnectionID      string `json:"connection_id"`
+	ProviderConfigKey string `json:"provider_config_key"`
+	CreatedAt         string `json:"created_at"`
+	// Status is the event's fate: skipped, pending, succeeded or failed.
+	Status        string   `json:"status"`
+	Skipped       *string  `json:"skipped"`
+	UnknownFields []string `json:"unknown_fields"`
 	// Inbound is the log of a forwarded provider request.
 	Inbound json.RawMessage `json:"inbound,omitempty"`
 }
 
 func toEventJSON(ev *herald.Event) eventJSON {
 	out := eventJSON{ID: ev.ID, Type: ev.Type, ConnectionID: ev.ConnectionID, ProviderConfigKey: ev.ProviderConfigKey,
-		CreatedAt: timestamp(ev.CreatedAt), UnknownFields: ev.UnknownFields, Inbound: ev.Inbound}
+		CreatedAt: timestamp(ev.CreatedAt), Status: ev.Status, UnknownFields: ev.UnknownFields, Inbound: ev.Inbound}
 	if out.UnknownFields == nil {
 		out.UnknownFields = []string{}
 	}
@@ -190,14 +192,11 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request, env *herald.En
 // listEvents is GET /events: the log of events, newest first, with the
 // filters of GET /deliveries that apply to events.
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, env *herald.Environment) error {
-	df, err := parseDeliveryFilter(r)
+	df, err := parseLogFilter(r, eventFates)
 	if err != nil {
 		return err
 	}
-	if df.Status != "" {
-		return badQuery("status: not a filter of events")
-	}
-	f := herald.EventFilter{Type: df.Type, ConnectionID: df.ConnectionID, ProviderConfigKey: df.ProviderConfigKey,
+	f := herald.EventFilter{Status: df.Status, Type: df.Type, ConnectionID: df.ConnectionID, ProviderConfigKey: df.ProviderConfigKey,
 		Since: df.Since, Until: df.Until, Limit: df.Limit + 1, Cursor: df.Cursor}
 	evs, err := s.store.ListEvents(r.Context(), env.ID, f)
 	if err != nil {

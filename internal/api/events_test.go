@@ -24,6 +24,7 @@ type eventView struct {
 	ConnectionID      string          `json:"connection_id"`
 	ProviderConfigKey string          `json:"provider_config_key"`
 	CreatedAt         string          `json:"created_at"`
+	Status            string          `json:"status"`
 	Skipped           *string         `json:"skipped"`
 	UnknownFields     json.RawMessage `json:"unknown_fields"`
 	Body              json.RawMessage `json:"body"`
@@ -166,7 +167,7 @@ func TestSkippedEvent(t *testing.T) {
 	r.want(t, http.StatusOK)
 	var ev eventView
 	r.decode(t, &ev)
-	if ev.Skipped == nil || *ev.Skipped != "no_webhook_url" || len(ev.Deliveries) != 0 {
+	if ev.Skipped == nil || *ev.Skipped != "no_webhook_url" || len(ev.Deliveries) != 0 || ev.Status != "skipped" {
 		t.Errorf("GET /events/%s: %s", a.ID, r.body)
 	}
 }

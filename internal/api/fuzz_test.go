@@ -28,6 +28,7 @@ import (
 	"github.com/heraldhq/herald/internal/forward"
 	"github.com/heraldhq/herald/internal/intake"
 	"github.com/heraldhq/herald/internal/registry"
+	"github.com/heraldhq/herald/internal/resend"
 	"github.com/heraldhq/herald/internal/store/cache"
 	"github.com/heraldhq/herald/internal/store/sqlite"
 	"github.com/heraldhq/herald/nango"
@@ -88,6 +89,7 @@ func newFuzzAPI(tb testing.TB) *fuzzAPI {
 	fa.registry = registry.New(registry.Config{Store: store, KnownProvider: forward.Known})
 	fa.srv = api.New(api.Config{Store: store, Intake: in, Environments: envs, Registry: fa.registry,
 		Forward:        forward.New(forward.Config{Store: store, Intake: in}),
+		Resend:         resend.New(resend.Config{Store: store, Dispatcher: d}),
 		AdminKeyHashes: [][]byte{sum[:]}, Logger: discard})
 
 	newEnv := func(name string, patch map[string]any) *herald.Environment {

@@ -22,6 +22,7 @@ import (
 	"github.com/heraldhq/herald/internal/forward"
 	"github.com/heraldhq/herald/internal/intake"
 	"github.com/heraldhq/herald/internal/registry"
+	"github.com/heraldhq/herald/internal/resend"
 	"github.com/heraldhq/herald/internal/store/cache"
 	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/sqlite"
@@ -117,6 +118,7 @@ func newFixture(t *testing.T, o options) *fixture {
 		CheckURL: func(ctx context.Context, u string) error { return egress.CheckURL(ctx, u, egressOpts) }})
 	srv := api.New(api.Config{Store: store, Intake: in, Environments: envs, Registry: reg,
 		Forward:        forward.New(forward.Config{Store: store, Intake: in, Now: o.forwardNow}),
+		Resend:         resend.New(resend.Config{Store: store, Dispatcher: d}),
 		AdminKeyHashes: hashes, Logger: discard, BodyBudget: o.bodyBudget})
 	for pattern, h := range o.mount {
 		srv.Mount(pattern, h)

@@ -18,6 +18,7 @@ import (
 	"github.com/heraldhq/herald/internal/forward"
 	"github.com/heraldhq/herald/internal/intake"
 	"github.com/heraldhq/herald/internal/registry"
+	"github.com/heraldhq/herald/internal/resend"
 )
 
 // Request size limits (docs/events.md).
@@ -43,7 +44,9 @@ type Config struct {
 	Registry *registry.Service
 	// Forward receives providers' webhooks.
 	Forward *forward.Service
-	Logger  *slog.Logger
+	// Resend retries, recovers and replays.
+	Resend *resend.Service
+	Logger *slog.Logger
 	// BodyBudget is how many bytes of request bodies may be held in memory
 	// at once, across all requests; a body that does not fit in what is
 	// left is answered 503 unavailable with Retry-After: 1. 0:
@@ -93,6 +96,8 @@ func New(cfg Config) *Server {
 	m.HandleFunc("POST /events/batch", s.env(s.postEventBatch))
 	m.HandleFunc("GET /events", s.env(s.listEvents))
 	m.HandleFunc("GET /events/{id}", s.env(s.getEvent))
+	m.HandleFunc("POST /events/{id}/replay", s.env(s.replayEvent))
+	m.HandleFunc("POST /events/replay", s.env(s.replayEvents))
 
 	m.HandleFunc("GET /integrations", s.env(s.listIntegrations))
 	m.HandleFunc("PUT /integrations/{providerConfigKey}", s.env(s.putIntegration))
@@ -107,6 +112,8 @@ func New(cfg Config) *Server {
 
 	m.HandleFunc("GET /deliveries", s.env(s.listDeliveries))
 	m.HandleFunc("GET /deliveries/{id}", s.env(s.getDelivery))
+	m.HandleFunc("POST /deliveries/{id}/retry", s.env(s.retryDelivery))
+	m.HandleFunc("POST /deliveries/recover", s.env(s.recoverDeliveries))
 	return s
 }
 

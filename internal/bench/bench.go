@@ -18,13 +18,14 @@ type Config struct {
 	Duration    time.Duration // length of each paced run; 10 s
 	URLs        int           // target URLs in the isolation and storm runs; 10
 	Pending     int           // pending deliveries for the memory figure; 1,000,000 (negative: skip)
+	Replay      int           // events replayed under live load; 1,000,000 (negative: skip)
 	Postgres    string        // a PostgreSQL server URL: also measure herald on it with 1 and 3 processes
 	Binary      string        // the herald binary to run for the memory figure
 	Timeout     time.Duration // give up on a run after this long; 10 min
 	Log         io.Writer     // progress lines
 	// Only, when not empty, names the scenarios to run: throughput,
-	// latency, isolation, storm, forward, memory (the raw ceiling always
-	// runs).
+	// latency, isolation, storm, forward, replay, memory (the raw ceiling
+	// always runs).
 	Only []string
 }
 
@@ -44,6 +45,7 @@ func (c *Config) defaults() {
 	def(&c.Rate, 1000)
 	def(&c.URLs, 10)
 	def(&c.Pending, 1_000_000)
+	def(&c.Replay, 1_000_000)
 	if c.Duration == 0 {
 		c.Duration = 10 * time.Second
 	}
@@ -64,6 +66,7 @@ type Report struct {
 	Isolation   *Ratio       `json:"isolation,omitempty"`
 	RetryStorm  *Ratio       `json:"retry_storm,omitempty"`
 	Forwarding  *Forwarding  `json:"forwarding,omitempty"`
+	ReplayLoad  *Ratio       `json:"replay_under_load,omitempty"`
 	Memory      *Memory      `json:"memory,omitempty"`
 	DurationSec float64      `json:"duration_sec"`
 }
@@ -150,6 +153,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.runs("forward") {
 		if rep.Forwarding, err = b.forwarding(ctx, rep.RawPerSec); err != nil {
 			return nil, fmt.Errorf("forwarding: %w", err)
+		}
+	}
+	if cfg.Replay > 0 && cfg.runs("replay") {
+		if rep.ReplayLoad, err = b.replayLoad(ctx); err != nil {
+			return nil, fmt.Errorf("replay under load: %w", err)
 		}
 	}
 	if cfg.Pending > 0 && cfg.runs("memory") {

@@ -13,7 +13,7 @@ func TestSmall(t *testing.T) {
 		t.Skip("bench smoke test skipped in -short mode")
 	}
 	rep, err := Run(context.Background(), Config{Events: 400, Concurrency: 8, BatchSize: 50, Rate: 200,
-		Duration: 500 * time.Millisecond, URLs: 5, Pending: -1, Timeout: time.Minute})
+		Duration: 500 * time.Millisecond, URLs: 5, Pending: -1, Replay: 2000, Timeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,10 @@ func TestSmall(t *testing.T) {
 	if rep.Latency == nil || rep.Latency.Events != 100 || rep.Latency.P99MS < rep.Latency.P50MS {
 		t.Errorf("latency %+v", rep.Latency)
 	}
-	for _, r := range []*Ratio{rep.Isolation, rep.RetryStorm} {
+	if f := rep.Forwarding; f == nil || f.Webhooks != 400 || f.ForwardsPerSec <= 0 || f.EventsPerSec <= 0 || f.AnswerP99MS < f.AnswerP50MS {
+		t.Errorf("forwarding %+v", f)
+	}
+	for _, r := range []*Ratio{rep.Isolation, rep.RetryStorm, rep.ReplayLoad} {
 		if r == nil || r.Baseline <= 0 || r.Disturbed <= 0 {
 			t.Errorf("ratio %+v", r)
 		}

@@ -24,7 +24,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "accept-to-first-attempt at %d events/s (achieved %.0f, %d events): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n",
 			l.Rate, l.AchievedRate, l.Events, l.P50MS, l.P95MS, l.P99MS)
 	}
-	for _, x := range []*Ratio{r.Isolation, r.RetryStorm} {
+	for _, x := range []*Ratio{r.Isolation, r.RetryStorm, r.ReplayLoad} {
 		if x != nil {
 			fmt.Fprintf(w, "%s: %.1f vs %.1f = %.2f\n", x.What, x.Disturbed, x.Baseline, x.Ratio)
 		}

@@ -39,7 +39,7 @@ func (d *Dispatcher) attempt(ctx context.Context, job herald.Job) (res herald.At
 			res.Attempt.Error = ptr("environment deleted")
 			return res, true
 		}
-		return d.decide(res, env, fmt.Errorf("load environment: %w", err), nil, time.Now()), true
+		return d.decide(res, job.RoundStart, env, fmt.Errorf("load environment: %w", err), nil, time.Now()), true
 	}
 
 	timeout := env.Settings.Timeout()
@@ -63,7 +63,7 @@ func (d *Dispatcher) attempt(ctx context.Context, job herald.Job) (res herald.At
 		if actx.Err() != nil {
 			err = fmt.Errorf("timed out after %s", timeout)
 		}
-		return d.decide(res, env, err, nil, start), true
+		return d.decide(res, job.RoundStart, env, err, nil, start), true
 	}
 	// Read what the log keeps, then drain a little more so the connection
 	// can be reused; never more than that, and never past the attempt's
@@ -88,7 +88,7 @@ func (d *Dispatcher) attempt(ctx context.Context, job herald.Job) (res herald.At
 		}
 		readErr = fmt.Errorf("reading the response body: %w", readErr)
 	}
-	return d.decide(res, env, readErr, resp, start), true
+	return d.decide(res, job.RoundStart, env, readErr, resp, start), true
 }
 
 // text makes s storable as text by every store: valid UTF-8 (ill-formed
@@ -104,7 +104,7 @@ func text(s string) string {
 // is why there is no response, or, with resp, what went wrong reading its
 // body: noted on the attempt, and a failure even after a 2xx, since the
 // attempt's timeout covers the whole response (as Nango's client does).
-func (d *Dispatcher) decide(res herald.AttemptResult, env *herald.Environment, err error, resp *http.Response, start time.Time) herald.AttemptResult {
+func (d *Dispatcher) decide(res herald.AttemptResult, roundStart int, env *herald.Environment, err error, resp *http.Response, start time.Time) herald.AttemptResult {
 	end := time.Now()
 	res.Attempt.DurationMS = end.Sub(start).Milliseconds()
 	var retryAfter time.Duration
@@ -141,8 +141,9 @@ func (d *Dispatcher) decide(res herald.AttemptResult, env *herald.Environment, e
 	if env != nil {
 		policy = env.Settings.Retry
 	}
-	// Attempt n is followed by retry n.
-	if delay, ok := policy.NextDelay(res.Attempt.Number, retryAfter); ok {
+	// Attempt n of the round is followed by retry n; a retry or recover
+	// starts a new round (herald.Delivery.RoundStart).
+	if delay, ok := policy.NextDelay(res.Attempt.Number-roundStart, retryAfter); ok {
 		next := end.Add(delay)
 		res.Status = herald.StatusPending
 		res.NextAttemptAt = &next

@@ -8,6 +8,7 @@ import (
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/egress"
+	"github.com/heraldhq/herald/internal/telemetry"
 )
 
 // Config configures a Dispatcher. Zero values take the defaults shown.
@@ -32,6 +33,8 @@ type Config struct {
 	ClaimInterval time.Duration
 	Lease         time.Duration // claim lease, renewed while held; 30 s
 	ShutdownGrace time.Duration // in-flight attempts may finish for this long at stop; 10 s
+	// Metrics counts attempts, deliveries finished and open lanes; nil: none.
+	Metrics *telemetry.Metrics
 }
 
 // Dispatcher owns the delivery workers. Create it with New and run it with Run.
@@ -103,6 +106,7 @@ func New(cfg Config) *Dispatcher {
 // lets in-flight attempts finish for up to ShutdownGrace, puts everything
 // else back to pending, and returns once all outcomes are written.
 func (d *Dispatcher) Run(ctx context.Context) error {
+	d.cfg.Metrics.ObserveLanes(d.laneCount)
 	// Attempts run under sendCtx so that shutdown can let them finish
 	// after ctx is cancelled.
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))

@@ -76,7 +76,9 @@ func (d *Dispatcher) work(ctx context.Context, l *lane) {
 		job := l.pop()
 		d.mu.Unlock()
 
+		d.cfg.Metrics.AttemptStarted()
 		res, ok := d.attempt(ctx, job)
+		d.cfg.Metrics.AttemptDone(res, ok)
 		if !ok {
 			// Interrupted by shutdown: give it back untouched.
 			lease := []herald.Lease{{DeliveryID: job.DeliveryID, Gen: job.LeaseGen}}
@@ -90,4 +92,11 @@ func (d *Dispatcher) work(ctx context.Context, l *lane) {
 		}
 		d.results <- res
 	}
+}
+
+// laneCount is the number of open lanes, for herald_lanes.
+func (d *Dispatcher) laneCount() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.lanes)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/telemetry"
 	"github.com/heraldhq/herald/nango"
 )
 
@@ -30,6 +31,8 @@ type Service struct {
 	Dispatcher Dispatcher
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+	// Metrics counts the events stored; nil: none.
+	Metrics *telemetry.Metrics
 }
 
 // Result is the answer for one event (docs/events.md).
@@ -200,6 +203,9 @@ func (s *Service) commit(ctx context.Context, req herald.IngestRequest) (replay 
 		replay, err = s.Store.Ingest(ctx, req)
 		return err == nil && replay == nil, err
 	})
+	if err == nil && replay == nil {
+		s.Metrics.EventsStored(req.Events)
+	}
 	return replay, err
 }
 

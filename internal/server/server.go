@@ -17,16 +17,19 @@ import (
 	"github.com/google/uuid"
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/console"
 	"github.com/heraldhq/herald/internal/dispatch"
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/environments"
 	"github.com/heraldhq/herald/internal/forward"
 	"github.com/heraldhq/herald/internal/intake"
 	"github.com/heraldhq/herald/internal/registry"
+	"github.com/heraldhq/herald/internal/resend"
 	"github.com/heraldhq/herald/internal/store/cache"
 	"github.com/heraldhq/herald/internal/store/crypt"
 	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/sqlite"
+	"github.com/heraldhq/herald/internal/telemetry"
 )
 
 // Config is herald serve's configuration (docs/running.md).
@@ -130,13 +133,22 @@ func Run(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger, out
 
 	client := egress.New(egressOpts)
 	defer client.CloseIdleConnections()
+	// One set of metrics per process, served at GET /metrics.
+	metrics := telemetry.New(store)
 	d := dispatch.New(dispatch.Config{Store: store, Client: client, Logger: log, Lease: cfg.Lease,
-		ShutdownGrace: cfg.ShutdownGrace})
-	svc := &intake.Service{Store: store, Dispatcher: d}
+		ShutdownGrace: cfg.ShutdownGrace, Metrics: metrics})
+	svc := &intake.Service{Store: store, Dispatcher: d, Metrics: metrics}
 	apiHandler := api.New(api.Config{
 		Store: store, Intake: svc, Environments: envs, Registry: reg, Forward: forward.New(forward.Config{Store: store, Intake: svc}),
+		Resend:         resend.New(resend.Config{Store: store, Dispatcher: d}),
 		AdminKeyHashes: adminHashes, Logger: log, BodyBudget: cfg.BodyBudget,
 	})
+	apiHandler.Mount("GET /metrics", metrics.Handler())
+	// The web console (docs/console.md): static files that call the API;
+	// /ui redirects to /ui/.
+	ui := console.Handler()
+	apiHandler.Mount(console.Prefix, ui)
+	apiHandler.Mount("GET /ui", ui)
 
 	dctx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
 	dispatchDone := make(chan error, 1)

@@ -1,0 +1,254 @@
+// Package resend sends again what was sent, or never sent: retry of one
+// delivery, recovery of the failed deliveries of a window, and replay of
+// events as new deliveries to the environment's current URLs (SPEC §10).
+// Bulk work is paced, so that it never starves live traffic, and a second
+// identical bulk call within a minute does nothing.
+package resend
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	herald "github.com/heraldhq/herald"
+)
+
+// Defaults of a Service.
+const (
+	// DefaultRate is how many requeued or replayed deliveries a bulk call
+	// makes due per second: their due times are spread at this rate, and
+	// live deliveries, due at once, go between them.
+	DefaultRate = 1000
+	// Window is how long a second identical bulk call does nothing.
+	Window = time.Minute
+	// batch is how many deliveries or events one transaction handles.
+	batch = 500
+)
+
+// Dispatcher is what resend needs of the delivery side: to know that
+// work was stored.
+type Dispatcher interface{ Notify() }
+
+// Config wires a Service.
+type Config struct {
+	Store      herald.Store
+	Dispatcher Dispatcher
+	// Rate paces bulk calls (deliveries made due per second); 0:
+	// DefaultRate.
+	Rate int
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+}
+
+// Service retries, recovers and replays. It is safe for concurrent use.
+type Service struct{ cfg Config }
+
+// New returns a Service.
+func New(cfg Config) *Service {
+	if cfg.Rate <= 0 {
+		cfg.Rate = DefaultRate
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{cfg: cfg}
+}
+
+// Retry queues one more round of attempts of a finished delivery now.
+func (s *Service) Retry(ctx context.Context, env *herald.Environment, id string) (*herald.Delivery, error) {
+	d, err := s.cfg.Store.RetryDelivery(ctx, env.ID, id, s.cfg.Now().UTC())
+	if errors.Is(err, herald.ErrConflict) {
+		return nil, &herald.Error{Code: herald.ErrorConflict, Message: "the delivery is already waiting for an attempt"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.cfg.Dispatcher.Notify()
+	return d, nil
+}
+
+// Recover queues a new round of attempts for every failed delivery of env
+// created in [since, until), paced, and returns how many.
+func (s *Service) Recover(ctx context.Context, env *herald.Environment, since, until time.Time) (int, error) {
+	if err := checkWindow(since, until); err != nil {
+		return 0, err
+	}
+	if ok, err := s.once(ctx, env, "recover", since, until); err != nil || !ok {
+		return 0, err
+	}
+	start := s.cfg.Now().UTC()
+	total := 0
+	for {
+		n, err := s.cfg.Store.RecoverDeliveries(ctx, env.ID, since, until, s.dueAt(start, total), batch)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n > 0 {
+			s.cfg.Dispatcher.Notify()
+		}
+		if n < batch {
+			return total, nil
+		}
+	}
+}
+
+// ReplayEvent sends one event again as new deliveries to env's current
+// URLs (its connections' overrides included), skipped or not, and returns
+// how many deliveries it queued.
+func (s *Service) ReplayEvent(ctx context.Context, env *herald.Environment, id string) (int, error) {
+	ev, _, err := s.cfg.Store.GetEvent(ctx, env.ID, id)
+	if err != nil {
+		return 0, err
+	}
+	if ok, err := s.once(ctx, env, "replay-event", id); err != nil || !ok {
+		return 0, err
+	}
+	// The event, found by the millisecond it was created in.
+	f := herald.EventFilter{Since: &ev.CreatedAt, Until: ptr(ev.CreatedAt.Add(time.Millisecond))}
+	var after string
+	for {
+		srcs, err := s.cfg.Store.ReplaySources(ctx, env.ID, f, after, batch)
+		if err != nil {
+			return 0, err
+		}
+		for _, src := range srcs {
+			if src.Event.ID == id {
+				return s.replay(ctx, env, []herald.ReplaySource{src}, s.cfg.Now().UTC(), 0)
+			}
+		}
+		if len(srcs) < batch {
+			return 0, herald.ErrNotFound
+		}
+		after = srcs[len(srcs)-1].Event.ID
+	}
+}
+
+// Replay sends every event of env that f selects again (f.Limit and
+// f.Cursor are ignored), paced, and returns how many deliveries it queued.
+func (s *Service) Replay(ctx context.Context, env *herald.Environment, f herald.EventFilter) (int, error) {
+	if f.Since == nil || f.Until == nil {
+		return 0, herald.Invalid("since", "since and until are required")
+	}
+	if err := checkWindow(*f.Since, *f.Until); err != nil {
+		return 0, err
+	}
+	if ok, err := s.once(ctx, env, "replay", f.Since, f.Until, f.Type, f.ConnectionID, f.ProviderConfigKey, f.Status); err != nil || !ok {
+		return 0, err
+	}
+	start := s.cfg.Now().UTC()
+	total := 0
+	var after string
+	for {
+		srcs, err := s.cfg.Store.ReplaySources(ctx, env.ID, f, after, batch)
+		if err != nil {
+			return total, err
+		}
+		n, err := s.replay(ctx, env, srcs, start, total)
+		total += n
+		if err != nil || len(srcs) < batch {
+			return total, err
+		}
+		after = srcs[len(srcs)-1].Event.ID
+	}
+}
+
+// replay stores new deliveries for srcs, the first due at
+// dueAt(start, queued).
+func (s *Service) replay(ctx context.Context, env *herald.Environment, srcs []herald.ReplaySource, start time.Time, queued int) (int, error) {
+	targets, err := s.targets(ctx, env, srcs)
+	if err != nil {
+		return 0, err
+	}
+	now := s.cfg.Now().UTC()
+	var ds []herald.Delivery
+	for _, src := range srcs {
+		ev := &src.Event
+		sends := src.Sends
+		if len(sends) == 0 {
+			sends = []herald.ReplaySend{{ConnectionID: ev.ConnectionID}}
+		}
+		for _, send := range sends {
+			for _, u := range targets(send.ConnectionID, ev.ProviderConfigKey) {
+				id, err := uuid.NewV7()
+				if err != nil {
+					return 0, err
+				}
+				due := s.dueAt(start, queued+len(ds))
+				ds = append(ds, herald.Delivery{ID: id.String(), EventID: ev.ID, EnvironmentID: env.ID, Type: ev.Type,
+					ConnectionID: send.ConnectionID, ProviderConfigKey: ev.ProviderConfigKey, URL: u,
+					Status: herald.StatusPending, CreatedAt: now, UpdatedAt: now, NextAttemptAt: &due, Body: send.Body})
+			}
+		}
+	}
+	if len(ds) == 0 {
+		return 0, nil
+	}
+	if err := s.cfg.Store.AddDeliveries(ctx, env.ID, ds); err != nil {
+		return 0, err
+	}
+	s.cfg.Dispatcher.Notify()
+	return len(ds), nil
+}
+
+// targets gives the URLs a replayed delivery about one connection goes
+// to now: its override, or the environment's URLs.
+func (s *Service) targets(ctx context.Context, env *herald.Environment, srcs []herald.ReplaySource) (func(conn, pck string) []string, error) {
+	urls := env.Settings.URLs()
+	if !env.HasURLOverrides {
+		return func(string, string) []string { return urls }, nil
+	}
+	var refs []herald.ConnectionRef
+	for _, src := range srcs {
+		refs = append(refs, herald.ConnectionRef{ProviderConfigKey: src.Event.ProviderConfigKey, ConnectionID: src.Event.ConnectionID})
+		for _, send := range src.Sends {
+			refs = append(refs, herald.ConnectionRef{ProviderConfigKey: src.Event.ProviderConfigKey, ConnectionID: send.ConnectionID})
+		}
+	}
+	overrides, err := s.cfg.Store.URLOverrides(ctx, env.ID, refs)
+	if err != nil {
+		return nil, err
+	}
+	return func(conn, pck string) []string {
+		if u, ok := overrides[herald.ConnectionRef{ProviderConfigKey: pck, ConnectionID: conn}]; ok && conn != "" {
+			return []string{u}
+		}
+		return urls
+	}, nil
+}
+
+// dueAt is when the n-th delivery of a bulk call that started at start
+// becomes due: n/Rate seconds later.
+func (s *Service) dueAt(start time.Time, n int) time.Time {
+	return start.Add(time.Duration(n) * time.Second / time.Duration(s.cfg.Rate))
+}
+
+// once claims a bulk call by what it asks, for Window.
+func (s *Service) once(ctx context.Context, env *herald.Environment, op string, args ...any) (bool, error) {
+	b, err := json.Marshal(args)
+	if err != nil {
+		return false, err
+	}
+	sum := sha256.Sum256(b)
+	return s.cfg.Store.ClaimOnce(ctx, env.ID, op+":"+hex.EncodeToString(sum[:16]), Window, s.cfg.Now().UTC())
+}
+
+// maxWindow bounds a bulk call's time range.
+const maxWindow = 90 * 24 * time.Hour
+
+func checkWindow(since, until time.Time) error {
+	switch {
+	case !since.Before(until):
+		return herald.Invalid("until", "must be after since")
+	case until.Sub(since) > maxWindow:
+		return herald.Invalid("until", fmt.Sprintf("the window may span at most %d days", int(maxWindow.Hours()/24)))
+	}
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }
