@@ -68,6 +68,11 @@ type Event struct {
 	// Inbound is the log of the provider request a forward event came from
 	// (docs/forwarding.md), a JSON object; nil for events posted to /events.
 	Inbound []byte
+	// TraceParent is the W3C traceparent of the request span that accepted
+	// the event (docs/running.md, Traces), so that its attempts, in any
+	// process, continue the producer's trace; "": none. Ingest stores it;
+	// the log's reads leave it empty.
+	TraceParent string
 	// Status is the event's fate (EventFate), filled by the log's reads.
 	Status    string
 	CreatedAt time.Time
@@ -127,6 +132,11 @@ type Job struct {
 	Body          []byte
 	// Headers are the event's extra headers (Event.Headers); nil: none.
 	Headers []byte
+	// TraceParent is the event's (Event.TraceParent); "": none.
+	TraceParent string
+	// EventType and ConnectionID are the delivery's (Delivery.Type and
+	// Delivery.ConnectionID), for traces.
+	EventType, ConnectionID string
 	// RoundStart is the delivery's (Delivery.RoundStart).
 	RoundStart int
 	// LeaseGen is the claim's fencing token: the generation of the lease

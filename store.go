@@ -83,7 +83,9 @@ type Store interface {
 	RegistryStore
 	OperationsStore
 	StatsStore
+	RetentionStore
 	AdminKeyStore
+	OTLPStore
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -23,7 +23,8 @@ func versionString() string { return herald.Version }
 // parseServeFlags reads flags over environment variables over defaults.
 func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer) (server.Config, error) {
 	cfg := server.Config{Addr: "127.0.0.1:8080", Database: "sqlite:herald.db",
-		Lease: server.DefaultLease, ShutdownGrace: server.DefaultShutdownGrace}
+		Lease: server.DefaultLease, ShutdownGrace: server.DefaultShutdownGrace,
+		Retention: herald.DefaultRetention, BodyRetention: herald.DefaultBodyRetention}
 	envDuration := func(name string, dst *time.Duration) error {
 		v := getenv(name)
 		if v == "" {
@@ -67,6 +68,13 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	if err := envDuration("HERALD_SHUTDOWN_GRACE", &cfg.ShutdownGrace); err != nil {
 		return cfg, err
 	}
+	if err := envDuration("HERALD_RETENTION", &cfg.Retention); err != nil {
+		return cfg, err
+	}
+	if err := envDuration("HERALD_BODY_RETENTION", &cfg.BodyRetention); err != nil {
+		return cfg, err
+	}
+	cfg.LogFormat = getenv("HERALD_LOG_FORMAT")
 	bodyMiB := int(server.DefaultBodyBudget >> 20)
 	if v := getenv("HERALD_BODY_BUDGET_MIB"); v != "" {
 		if bodyMiB, err = strconv.Atoi(v); err != nil {
@@ -91,6 +99,9 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	fs.DurationVar(&cfg.Lease, "lease", cfg.Lease, "how long a claimed delivery stays with a process that stops renewing it (it crashed) before another takes it over; 1s–10m (HERALD_LEASE)")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cfg.ShutdownGrace, "how long in-flight attempts may finish at shutdown before they are released; 100ms–25s (HERALD_SHUTDOWN_GRACE)")
 	fs.IntVar(&bodyMiB, "body-budget-mib", bodyMiB, "request-body bytes held in memory at once, all requests together, in MiB; past it requests get 503; 8–4096 (HERALD_BODY_BUDGET_MIB)")
+	fs.DurationVar(&cfg.Retention, "retention", cfg.Retention, "age past which finished deliveries, their attempts and their events are deleted; 0 keeps them (HERALD_RETENTION)")
+	fs.DurationVar(&cfg.BodyRetention, "body-retention", cfg.BodyRetention, "age past which the bodies of finished events are emptied (they can no longer be replayed or retried); 0 keeps them (HERALD_BODY_RETENTION)")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "json or text; default text on a terminal or with --dev, JSON otherwise (HERALD_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -106,6 +117,14 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	}
 	if cfg.ShutdownGrace < 100*time.Millisecond || cfg.ShutdownGrace > 25*time.Second {
 		return cfg, fmt.Errorf("serve: --shutdown-grace %s is outside 100ms–25s (herald exits within 30 s of SIGTERM)", cfg.ShutdownGrace)
+	}
+	if cfg.Retention < 0 || cfg.BodyRetention < 0 {
+		return cfg, errors.New("serve: --retention and --body-retention cannot be negative (0 keeps for ever)")
+	}
+	switch cfg.LogFormat {
+	case "", "json", "text":
+	default:
+		return cfg, fmt.Errorf("serve: --log-format %q is neither json nor text", cfg.LogFormat)
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
@@ -167,14 +186,27 @@ func serveCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var handler slog.Handler = slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})
-	if cfg.Dev {
-		handler = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})
-	}
-	log := slog.New(handler)
+	log := newLogger(os.Stderr, cfg.LogFormat, cfg.Dev || isTerminal(os.Stderr))
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	return server.Run(ctx, cfg, ln, log, os.Stdout)
+}
+
+// newLogger writes the process's log to w: as format says, or when it is
+// "" as text when text is true (a terminal, or --dev) and as JSON (one
+// object a line) otherwise.
+func newLogger(w io.Writer, format string, text bool) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if format == "text" || (format == "" && text) {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// isTerminal tells whether f is a terminal (a character device).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

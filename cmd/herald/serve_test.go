@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/server"
 )
 
@@ -44,6 +46,17 @@ func TestParseServeFlags(t *testing.T) {
 		{name: "bad body budget env", env: map[string]string{"HERALD_BODY_BUDGET_MIB": "lots"}, wantErr: "HERALD_BODY_BUDGET_MIB"},
 		{name: "lease too short", args: []string{"--lease", "10ms"}, wantErr: "--lease"},
 		{name: "grace too long", args: []string{"--shutdown-grace", "1m"}, wantErr: "--shutdown-grace"},
+		{name: "retention from env", env: map[string]string{"HERALD_RETENTION": "48h", "HERALD_BODY_RETENTION": "1h"},
+			want: server.Config{Addr: "127.0.0.1:8080", Database: "sqlite:herald.db", Retention: 48 * time.Hour, BodyRetention: time.Hour}},
+		{name: "retention flag wins", args: []string{"--retention", "240h", "--body-retention", "2h"}, env: map[string]string{"HERALD_RETENTION": "48h"},
+			want: server.Config{Addr: "127.0.0.1:8080", Database: "sqlite:herald.db", Retention: 240 * time.Hour, BodyRetention: 2 * time.Hour}},
+		{name: "bad retention env", env: map[string]string{"HERALD_BODY_RETENTION": "a week"}, wantErr: "HERALD_BODY_RETENTION"},
+		{name: "negative retention", args: []string{"--retention", "-1h"}, wantErr: "--retention"},
+		{name: "log format from env", env: map[string]string{"HERALD_LOG_FORMAT": "text"},
+			want: server.Config{Addr: "127.0.0.1:8080", Database: "sqlite:herald.db", LogFormat: "text"}},
+		{name: "log format flag wins", args: []string{"--log-format", "json"}, env: map[string]string{"HERALD_LOG_FORMAT": "text"},
+			want: server.Config{Addr: "127.0.0.1:8080", Database: "sqlite:herald.db", LogFormat: "json"}},
+		{name: "bad log format", args: []string{"--log-format", "xml"}, wantErr: "--log-format"},
 		{name: "unknown flag", args: []string{"--nope"}, wantErr: "nope"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected argument"},
 	}
@@ -67,6 +80,12 @@ func TestParseServeFlags(t *testing.T) {
 			}
 			if tt.want.BodyBudget == 0 {
 				tt.want.BodyBudget = server.DefaultBodyBudget
+			}
+			if tt.want.Retention == 0 {
+				tt.want.Retention = herald.DefaultRetention
+			}
+			if tt.want.BodyRetention == 0 {
+				tt.want.BodyRetention = herald.DefaultBodyRetention
 			}
 			if got != tt.want {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
@@ -149,5 +168,31 @@ func TestParseServeFlagsAdminKeyFile(t *testing.T) {
 				t.Fatalf("admin key %q, want %q", got.AdminKey, tt.want)
 			}
 		})
+	}
+}
+
+// 0 keeps for ever: --retention 0 and --body-retention 0 turn pruning off.
+func TestParseServeFlagsRetentionOff(t *testing.T) {
+	got, err := parseServeFlags([]string{"--retention", "0", "--body-retention=0"}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Retention != 0 || got.BodyRetention != 0 {
+		t.Fatalf("retention %v, body retention %v; want 0, 0", got.Retention, got.BodyRetention)
+	}
+}
+
+// The log is text on a terminal and JSON otherwise, unless forced.
+func TestNewLogger(t *testing.T) {
+	for _, tt := range []struct {
+		format   string
+		terminal bool
+		json     bool
+	}{{"", false, true}, {"", true, false}, {"text", false, false}, {"json", true, true}} {
+		var buf bytes.Buffer
+		newLogger(&buf, tt.format, tt.terminal).Info("hello", "k", "v")
+		if got := strings.HasPrefix(buf.String(), "{"); got != tt.json {
+			t.Errorf("format %q, terminal %v: %q, want JSON %v", tt.format, tt.terminal, buf.String(), tt.json)
+		}
 	}
 }

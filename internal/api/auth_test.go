@@ -24,6 +24,8 @@ var authRoutes = []route{
 	{"GET", "/environment", false, ""},
 	{"PATCH", "/environment/webhook", false, `{"on_auth_creation":false}`},
 	{"POST", "/environment/webhook-signing-key/rotate", false, ""},
+	{"GET", "/environment/otlp", false, ""},
+	{"PATCH", "/environment/otlp", false, `{"endpoint":null}`},
 	{"POST", "/events", false, validAuth},
 	{"POST", "/events/batch", false, `{"events":[` + validAuth + `]}`},
 	{"GET", "/events", false, ""},

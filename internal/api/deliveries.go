@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/dispatch"
 )
 
 // Page sizes of GET /deliveries.
@@ -162,6 +163,19 @@ func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, env *herald
 	if err != nil {
 		return err
 	}
+	ev, _, err := s.store.GetEvent(r.Context(), env.ID, d.EventID)
+	if err != nil {
+		return err
+	}
+	// The request herald sends: the headers of the last attempt (or the
+	// first, before any), signed now; signatures with a timestamp differ
+	// from one attempt to the next.
+	headers := map[string]string{}
+	number := max(1, d.Attempts)
+	for name, vs := range dispatch.RequestHeaders(env, herald.Job{DeliveryID: d.ID, EventID: d.EventID, Body: body,
+		Headers: ev.Headers}, number, time.Now()) {
+		headers[name] = strings.Join(vs, ", ")
+	}
 	log := make([]attemptJSON, 0, len(attempts))
 	for _, a := range attempts {
 		log = append(log, attemptJSON{Number: a.Number, StartedAt: timestamp(a.StartedAt), DurationMS: a.DurationMS,
@@ -169,8 +183,9 @@ func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, env *herald
 	}
 	writeJSON(w, http.StatusOK, struct {
 		deliveryJSON
-		Body       json.RawMessage `json:"body"`
-		AttemptLog []attemptJSON   `json:"attempt_log"`
-	}{toDeliveryJSON(d), body, log})
+		Body           json.RawMessage   `json:"body"`
+		RequestHeaders map[string]string `json:"request_headers"`
+		AttemptLog     []attemptJSON     `json:"attempt_log"`
+	}{toDeliveryJSON(d), body, headers, log})
 	return nil
 }

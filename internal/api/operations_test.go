@@ -1,9 +1,12 @@
 package api_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/heraldhq/herald/nango"
 )
 
 // TestOperationsBadInput: the bulk routes' bodies and the retry of a
@@ -47,4 +50,29 @@ func TestOperationsBadInput(t *testing.T) {
 	var a accepted
 	r.decode(t, &a)
 	checkError(t, f.do(t, http.MethodPost, "/deliveries/"+a.Deliveries[0].ID+"/retry", busy.SecretKey, nil), http.StatusConflict, "conflict")
+}
+
+// TestDeliveryRequestHeaders: GET /deliveries/{id} shows the headers herald
+// sends, signatures of the exact body included, with a forward's provider
+// headers beside herald's own.
+func TestDeliveryRequestHeaders(t *testing.T) {
+	f := newFixture(t, options{})
+	rc := newReceiver(t)
+	env := f.newEnv(t, "headers", map[string]any{"primary_url": rc.URL("/h")})
+	r := f.do(t, http.MethodPost, "/events", env.SecretKey, validAuth)
+	r.want(t, http.StatusAccepted)
+	var a accepted
+	r.decode(t, &a)
+	var d struct {
+		Body           json.RawMessage   `json:"body"`
+		RequestHeaders map[string]string `json:"request_headers"`
+	}
+	if err := json.Unmarshal(f.do(t, http.MethodGet, "/deliveries/"+a.Deliveries[0].ID, env.SecretKey, nil).body, &d); err != nil {
+		t.Fatal(err)
+	}
+	h := d.RequestHeaders
+	if h["X-Nango-Hmac-Sha256"] != nango.SignHMAC(env.SigningKey, d.Body) || h["Content-Type"] != "application/json" ||
+		h["X-Herald-Delivery-Id"] != a.Deliveries[0].ID || h["X-Herald-Event-Id"] != a.ID {
+		t.Errorf("request_headers %v", h)
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/internal/intake"
 	"github.com/heraldhq/herald/internal/registry"
 	"github.com/heraldhq/herald/internal/resend"
+	"github.com/heraldhq/herald/internal/tracing"
 )
 
 // Request size limits (docs/events.md).
@@ -52,6 +53,9 @@ type Config struct {
 	// left is answered 503 unavailable with Retry-After: 1. 0:
 	// DefaultBodyBudget.
 	BodyBudget int64
+	// Tracing traces the requests that accept events (docs/running.md,
+	// Traces); nil: none.
+	Tracing *tracing.Tracing
 }
 
 // Server is the HTTP API.
@@ -91,6 +95,8 @@ func New(cfg Config) *Server {
 	m.HandleFunc("GET /environment", s.env(s.getEnvironment))
 	m.HandleFunc("PATCH /environment/webhook", s.env(s.patchWebhookSettings))
 	m.HandleFunc("POST /environment/webhook-signing-key/rotate", s.env(s.rotateSigningKey))
+	m.HandleFunc("GET /environment/otlp", s.env(s.getOTLP))
+	m.HandleFunc("PATCH /environment/otlp", s.env(s.patchOTLP))
 
 	m.HandleFunc("POST /events", s.env(s.postEvent))
 	m.HandleFunc("POST /events/batch", s.env(s.postEventBatch))
@@ -136,9 +142,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, errors.New("panic"))
 		}
 	}()
-	if _, pattern := s.mux.Handler(r); pattern == "" {
+	_, pattern := s.mux.Handler(r)
+	if pattern == "" {
 		w = &jsonErrorWriter{ResponseWriter: w}
 	}
+	w, r, endSpan := s.cfg.Tracing.StartRequest(w, r, pattern)
+	defer endSpan()
 	s.mux.ServeHTTP(w, r)
 }
 

@@ -28,6 +28,8 @@ func (d *Dispatcher) attempt(ctx context.Context, job herald.Job) (res herald.At
 	number := job.Attempts + 1
 	// The lease generation (fencing token) travels with the outcome.
 	res = herald.AttemptResult{DeliveryID: job.DeliveryID, LeaseGen: job.LeaseGen, Attempt: herald.Attempt{Number: number}}
+	span := d.cfg.Tracing.StartAttempt(ctx, job, number)
+	defer func() { span.End(res, ok) }()
 	env, err := d.store.EnvironmentByID(ctx, job.EnvironmentID)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -151,6 +153,14 @@ func (d *Dispatcher) decide(res herald.AttemptResult, roundStart int, env *heral
 	}
 	res.Status = herald.StatusFailed
 	return res
+}
+
+// RequestHeaders returns the headers of attempt number of job as herald
+// sends them at now (docs/webhooks.md), for the delivery log to show.
+func RequestHeaders(env *herald.Environment, job herald.Job, number int, now time.Time) http.Header {
+	h := http.Header{}
+	setHeaders(h, env, job, number, now)
+	return h
 }
 
 // setHeaders sets every header of a webhook request (docs/webhooks.md).

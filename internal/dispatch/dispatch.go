@@ -9,6 +9,7 @@ import (
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/telemetry"
+	"github.com/heraldhq/herald/internal/tracing"
 )
 
 // Config configures a Dispatcher. Zero values take the defaults shown.
@@ -35,6 +36,9 @@ type Config struct {
 	ShutdownGrace time.Duration // in-flight attempts may finish for this long at stop; 10 s
 	// Metrics counts attempts, deliveries finished and open lanes; nil: none.
 	Metrics *telemetry.Metrics
+	// Tracing makes a span of each attempt (docs/running.md, Traces); nil:
+	// none.
+	Tracing *tracing.Tracing
 }
 
 // Dispatcher owns the delivery workers. Create it with New and run it with Run.

@@ -30,7 +30,8 @@ func (d *Dispatcher) Submit(events []herald.EventRecord, commit func() (stored b
 					body = del.Body
 				}
 				reserved = append(reserved, herald.Job{DeliveryID: del.ID, EventID: ev.ID, EnvironmentID: del.EnvironmentID,
-					URL: del.URL, Body: body, Headers: ev.Headers, LeaseGen: herald.FreshLeaseGen})
+					URL: del.URL, Body: body, Headers: ev.Headers, LeaseGen: herald.FreshLeaseGen,
+					TraceParent: ev.TraceParent, EventType: del.Type, ConnectionID: del.ConnectionID})
 			} else {
 				pending = true
 			}

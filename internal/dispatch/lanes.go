@@ -90,6 +90,7 @@ func (d *Dispatcher) work(ctx context.Context, l *lane) {
 			d.mu.Unlock()
 			continue
 		}
+		d.logOutcome(job, res)
 		d.results <- res
 	}
 }

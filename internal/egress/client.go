@@ -112,6 +112,11 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 	return c.client.Do(req)
 }
 
+// HTTPClient is the client underneath Do, for libraries that take an
+// *http.Client (the OTLP exporter): the same address policy and DNS
+// pinning, no redirects, without Do's URL checks.
+func (c *Client) HTTPClient() *http.Client { return c.client }
+
 // CloseIdleConnections closes idle kept-alive connections in the pool.
 func (c *Client) CloseIdleConnections() {
 	c.transport.CloseIdleConnections()

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/telemetry"
+	"github.com/heraldhq/herald/internal/tracing"
 	"github.com/heraldhq/herald/nango"
 )
 
@@ -198,6 +199,13 @@ func (s *Service) accept(ctx context.Context, env *herald.Environment, idempoten
 // deliveries once they are stored; replay is the first answer of a
 // repeated Idempotency-Key.
 func (s *Service) commit(ctx context.Context, req herald.IngestRequest) (replay []byte, err error) {
+	// The request span's context goes with the events to their attempts.
+	if tp := tracing.TraceParent(ctx); tp != "" {
+		for i := range req.Events {
+			req.Events[i].Event.TraceParent = tp
+		}
+	}
+	tracing.Accepted(ctx, req.EnvironmentID, req.Events)
 	err = s.Dispatcher.Submit(req.Events, func() (bool, error) {
 		var err error
 		replay, err = s.Store.Ingest(ctx, req)

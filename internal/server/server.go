@@ -25,11 +25,13 @@ import (
 	"github.com/heraldhq/herald/internal/intake"
 	"github.com/heraldhq/herald/internal/registry"
 	"github.com/heraldhq/herald/internal/resend"
+	"github.com/heraldhq/herald/internal/retention"
 	"github.com/heraldhq/herald/internal/store/cache"
 	"github.com/heraldhq/herald/internal/store/crypt"
 	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/sqlite"
 	"github.com/heraldhq/herald/internal/telemetry"
+	"github.com/heraldhq/herald/internal/tracing"
 )
 
 // Config is herald serve's configuration (docs/running.md).
@@ -52,6 +54,16 @@ type Config struct {
 	// EncryptionKeys encrypt signing keys at rest, newest first
 	// (HERALD_ENCRYPTION_KEY, crypt.ParseKeys). Empty: stored in plaintext.
 	EncryptionKeys crypt.Keyring
+	// Retention and BodyRetention are the ages past which finished
+	// deliveries, and the bodies of finished events, are pruned
+	// (internal/retention). 0: kept for ever.
+	Retention, BodyRetention time.Duration
+	// LogFormat is how cmd/herald writes its log: "json", "text", or ""
+	// (text on a terminal, JSON otherwise).
+	LogFormat string
+	// TraceBatchTimeout is how long spans wait before export
+	// (docs/running.md, Traces); 0: the SDK's default. Tests make it small.
+	TraceBatchTimeout time.Duration
 }
 
 // Defaults of Config.
@@ -135,13 +147,28 @@ func Run(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger, out
 	defer client.CloseIdleConnections()
 	// One set of metrics per process, served at GET /metrics.
 	metrics := telemetry.New(store)
+	// Traces: the process-wide export (OTEL_EXPORTER_OTLP_*, off without an
+	// endpoint) and environments' own, sent through the egress client.
+	traces, err := tracing.New(ctx, tracing.Options{Store: store, HTTPClient: client.HTTPClient(),
+		BatchTimeout: cfg.TraceBatchTimeout})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("traces: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := traces.Shutdown(sctx); err != nil {
+			log.Warn("traces shutdown", "err", err)
+		}
+	}()
 	d := dispatch.New(dispatch.Config{Store: store, Client: client, Logger: log, Lease: cfg.Lease,
-		ShutdownGrace: cfg.ShutdownGrace, Metrics: metrics})
+		ShutdownGrace: cfg.ShutdownGrace, Metrics: metrics, Tracing: traces})
 	svc := &intake.Service{Store: store, Dispatcher: d, Metrics: metrics}
 	apiHandler := api.New(api.Config{
 		Store: store, Intake: svc, Environments: envs, Registry: reg, Forward: forward.New(forward.Config{Store: store, Intake: svc}),
 		Resend:         resend.New(resend.Config{Store: store, Dispatcher: d}),
-		AdminKeyHashes: adminHashes, Logger: log, BodyBudget: cfg.BodyBudget,
+		AdminKeyHashes: adminHashes, Logger: log, BodyBudget: cfg.BodyBudget, Tracing: traces,
 	})
 	apiHandler.Mount("GET /metrics", metrics.Handler())
 	// The web console (docs/console.md): static files that call the API;
@@ -153,6 +180,11 @@ func Run(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger, out
 	dctx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
 	dispatchDone := make(chan error, 1)
 	go func() { dispatchDone <- d.Run(dctx) }()
+	pruner := retention.New(retention.Config{Store: store, Retention: cfg.Retention, BodyRetention: cfg.BodyRetention,
+		Metrics: metrics, Logger: log})
+	pruneDone := make(chan struct{})
+	go func() { defer close(pruneDone); pruner.Run(dctx) }()
+	defer func() { stopDispatch(); <-pruneDone }()
 
 	srv := &http.Server{
 		Handler:           apiHandler,

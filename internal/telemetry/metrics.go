@@ -48,13 +48,15 @@ type Metrics struct {
 	reg *prometheus.Registry
 	now func() time.Time
 
-	eventsAccepted  *prometheus.CounterVec
-	eventsSkipped   *prometheus.CounterVec
-	deliveries      *prometheus.CounterVec
-	attempts        *prometheus.CounterVec
-	attemptDuration prometheus.Histogram
-	inFlight        prometheus.Gauge
-	lanes           atomic.Pointer[func() int]
+	eventsAccepted   *prometheus.CounterVec
+	eventsSkipped    *prometheus.CounterVec
+	deliveries       *prometheus.CounterVec
+	attempts         *prometheus.CounterVec
+	attemptDuration  prometheus.Histogram
+	inFlight         prometheus.Gauge
+	prunedDeliveries prometheus.Counter
+	prunedBodies     prometheus.Counter
+	lanes            atomic.Pointer[func() int]
 }
 
 // New declares every metric on a new registry, with the Go runtime's and
@@ -100,6 +102,14 @@ func newMetrics(store herald.StatsStore, o options) *Metrics {
 			Name: "herald_deliveries_in_flight",
 			Help: "Attempts running now in this process.",
 		}),
+		prunedDeliveries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_pruned_deliveries_total",
+			Help: "Finished deliveries deleted by retention (--retention) in this process, with their attempts.",
+		}),
+		prunedBodies: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_pruned_bodies_total",
+			Help: "Event bodies emptied by retention (--body-retention) in this process.",
+		}),
 	}
 	lanes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "herald_lanes",
@@ -125,6 +135,7 @@ func newMetrics(store herald.StatsStore, o options) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.eventsAccepted, m.eventsSkipped, m.deliveries, m.attempts, m.attemptDuration, m.inFlight, lanes,
+		m.prunedDeliveries, m.prunedBodies,
 	)
 	if store != nil {
 		errs := prometheus.NewCounter(prometheus.CounterOpts{
@@ -200,6 +211,15 @@ func (m *Metrics) AttemptDone(res herald.AttemptResult, made bool) {
 	case herald.StatusSucceeded, herald.StatusFailed, herald.StatusSkipped:
 		m.deliveries.WithLabelValues(res.Status).Inc()
 	}
+}
+
+// Pruned counts deliveries deleted and event bodies emptied by retention.
+func (m *Metrics) Pruned(deliveries, bodies int) {
+	if m == nil {
+		return
+	}
+	m.prunedDeliveries.Add(float64(deliveries))
+	m.prunedBodies.Add(float64(bodies))
 }
 
 // ObserveLanes makes herald_lanes read count on each scrape (the

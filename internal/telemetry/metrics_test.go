@@ -209,6 +209,25 @@ func TestLanes(t *testing.T) {
 	}
 }
 
+// Retention's figures add up.
+func TestPruned(t *testing.T) {
+	m := New(nil)
+	m.Pruned(1000, 3)
+	m.Pruned(2, 0)
+	const want = `
+# HELP herald_pruned_bodies_total Event bodies emptied by retention (--body-retention) in this process.
+# TYPE herald_pruned_bodies_total counter
+herald_pruned_bodies_total 3
+# HELP herald_pruned_deliveries_total Finished deliveries deleted by retention (--retention) in this process, with their attempts.
+# TYPE herald_pruned_deliveries_total counter
+herald_pruned_deliveries_total 1002
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want),
+		"herald_pruned_deliveries_total", "herald_pruned_bodies_total"); err != nil {
+		t.Error(err)
+	}
+}
+
 // A nil *Metrics does nothing, and serves 404.
 func TestNilMetrics(t *testing.T) {
 	var m *Metrics
@@ -217,6 +236,7 @@ func TestNilMetrics(t *testing.T) {
 	m.AttemptDone(herald.AttemptResult{Status: herald.StatusSucceeded, Attempt: herald.Attempt{StartedAt: clock, StatusCode: code(200)}}, true)
 	m.AttemptDone(herald.AttemptResult{}, false)
 	m.ObserveLanes(func() int { return 1 })
+	m.Pruned(1, 1)
 	if m.Registry() != nil {
 		t.Error("Registry() of nil is not nil")
 	}

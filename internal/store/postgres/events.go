@@ -136,6 +136,7 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, batch []ingestOp, repla
 		id, env, typ, conn, pck, skipped, unknown []string
 		body, headers, inbound                    [][]byte
 		created                                   []time.Time
+		trace                                     []*string // nil: NULL
 	}
 	var dl deliveryRows
 	var idem struct {
@@ -175,6 +176,11 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, batch []ingestOp, repla
 			ev.body, ev.created = append(ev.body, e.Body), append(ev.created, e.CreatedAt)
 			ev.unknown = append(ev.unknown, herald.EncodeFieldList(e.UnknownFields))
 			ev.headers, ev.inbound = append(ev.headers, e.Headers), append(ev.inbound, e.Inbound)
+			var tp *string
+			if e.TraceParent != "" {
+				tp = &e.TraceParent
+			}
+			ev.trace = append(ev.trace, tp)
 			for i := range ne.Deliveries {
 				notify = dl.add(&ne.Deliveries[i]) || notify
 			}
@@ -185,10 +191,10 @@ func (s *Store) ingestTx(ctx context.Context, tx pgx.Tx, batch []ingestOp, repla
 	if len(ev.id) > 0 {
 		// A nil []byte is a NULL element: no headers, no inbound log.
 		b.Queue(`INSERT INTO events (id, environment_id, type, connection_id, provider_config_key, body, skipped, unknown_fields,
-				created_at, headers, inbound)
+				created_at, headers, inbound, trace_parent)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[], $8::text[],
-				$9::timestamptz[], $10::bytea[], $11::bytea[])`,
-			ev.id, ev.env, ev.typ, ev.conn, ev.pck, ev.body, ev.skipped, ev.unknown, ev.created, ev.headers, ev.inbound)
+				$9::timestamptz[], $10::bytea[], $11::bytea[], $12::text[])`,
+			ev.id, ev.env, ev.typ, ev.conn, ev.pck, ev.body, ev.skipped, ev.unknown, ev.created, ev.headers, ev.inbound, ev.trace)
 	}
 	if len(dl.id) > 0 {
 		b.Queue(insertDeliveries, dl.args()...)

@@ -24,6 +24,7 @@ const requeue = `UPDATE deliveries d SET status = 'pending', next_attempt_at = $
 func (s *Store) RetryDelivery(ctx context.Context, envID, id string, now time.Time) (*herald.Delivery, error) {
 	b := &pgx.Batch{}
 	b.Queue(requeue+` WHERE d.id = $2 AND d.environment_id = $3 AND d.status IN ('succeeded', 'failed', 'skipped')
+		AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id AND e.body_pruned)
 		RETURNING `+deliveryCols, now, id, envID)
 	b.Queue(`SELECT pg_notify($1, '')`, Channel)
 	br := s.pool.SendBatch(ctx, b)
@@ -63,6 +64,7 @@ func (s *Store) RecoverDeliveries(ctx context.Context, envID string, since, unti
 	b.Queue(`WITH picked AS (
 			SELECT id FROM deliveries
 			WHERE environment_id = $2 AND status = 'failed' AND created_at >= $3 AND created_at < $4
+			AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = deliveries.event_id AND e.body_pruned)
 			ORDER BY created_at, id LIMIT $5
 			FOR NO KEY UPDATE SKIP LOCKED)
 		`+requeue+` FROM picked WHERE d.id = picked.id`, at, envID, since, until, limit)
@@ -84,6 +86,7 @@ func (s *Store) RecoverDeliveries(ctx context.Context, envID string, since, unti
 func (s *Store) ReplaySources(ctx context.Context, envID string, f herald.EventFilter, after string, limit int) ([]herald.ReplaySource, error) {
 	f.Cursor = ""
 	where, args := eventWhere(envID, f)
+	where += " AND NOT body_pruned" // a pruned body cannot be sent again
 	if after != "" {
 		args = append(args, after)
 		where += fmt.Sprintf(" AND id > $%d", len(args))

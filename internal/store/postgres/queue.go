@@ -35,7 +35,7 @@ func (s *Store) ClaimDue(ctx context.Context, req herald.ClaimRequest) ([]herald
 		UPDATE deliveries d SET status = 'sending', lease_until = $2, updated_at = $1, lease_gen = d.lease_gen + 1
 		FROM due, events e WHERE d.id = due.id AND e.id = d.event_id
 		RETURNING d.id, d.event_id, d.environment_id, d.url, d.attempts, coalesce(d.body, e.body), e.headers, d.lease_gen,
-			d.round_start`,
+			d.round_start, coalesce(e.trace_parent, ''), d.type, d.connection_id`,
 		req.Now, req.LeaseUntil, req.Limit, exclude)
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
@@ -49,7 +49,7 @@ func (s *Store) ClaimDue(ctx context.Context, req herald.ClaimRequest) ([]herald
 	jobs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (herald.Job, error) {
 		var j herald.Job
 		err := row.Scan(&j.DeliveryID, &j.EventID, &j.EnvironmentID, &j.URL, &j.Attempts, &j.Body, &j.Headers, &j.LeaseGen,
-			&j.RoundStart)
+			&j.RoundStart, &j.TraceParent, &j.EventType, &j.ConnectionID)
 		return j, err
 	})
 	if err != nil {

@@ -39,7 +39,7 @@ func (s *Store) Ingest(ctx context.Context, req herald.IngestRequest) ([]byte, e
 			e := ne.Event
 			if _, err := insEvent.ExecContext(ctx, e.ID, e.EnvironmentID, e.Type, e.ConnectionID, e.ProviderConfigKey,
 				e.Body, e.Skipped, herald.EncodeFieldList(e.UnknownFields), nullBytes(e.Headers), nullBytes(e.Inbound),
-				ms(e.CreatedAt)); err != nil {
+				ms(e.CreatedAt), e.TraceParent); err != nil {
 				if isForeignKey(err) {
 					return herald.ErrEnvironmentDeleted
 				}

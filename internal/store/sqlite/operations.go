@@ -18,6 +18,10 @@ import (
 const requeue = `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?, round_start = attempts,
 	lease_until = NULL, lease_gen = lease_gen + 1`
 
+// notPruned keeps a statement on deliveries to those whose event's body
+// was not pruned (PruneBodies): they can no longer be sent again.
+const notPruned = ` AND NOT EXISTS (SELECT 1 FROM events WHERE events.id = deliveries.event_id AND events.body_pruned = 1)`
+
 // RetryDelivery makes a finished delivery of envID pending again at now.
 func (s *Store) RetryDelivery(ctx context.Context, envID, id string, now time.Time) (*herald.Delivery, error) {
 	var d *herald.Delivery
@@ -26,7 +30,7 @@ func (s *Store) RetryDelivery(ctx context.Context, envID, id string, now time.Ti
 		d, refused = nil, nil
 		var err error
 		d, err = scanDelivery(tx.QueryRowContext(ctx, requeue+`
-			WHERE id = ? AND environment_id = ? AND status IN ('succeeded', 'failed', 'skipped')
+			WHERE id = ? AND environment_id = ? AND status IN ('succeeded', 'failed', 'skipped')`+notPruned+`
 			RETURNING `+deliveryCols, ms(now), ms(now), id, envID))
 		if !errors.Is(err, herald.ErrNotFound) {
 			return err
@@ -63,7 +67,7 @@ func (s *Store) RecoverDeliveries(ctx context.Context, envID string, since, unti
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, requeue+`
 			WHERE id IN (SELECT id FROM deliveries
-				WHERE environment_id = ? AND status = 'failed' AND created_at >= ? AND created_at < ?
+				WHERE environment_id = ? AND status = 'failed' AND created_at >= ? AND created_at < ?`+notPruned+`
 				ORDER BY created_at, id LIMIT ?)`, ms(at), ms(at), envID, ms(since), ms(until), limit)
 		if err != nil {
 			return fmt.Errorf("recover deliveries: %w", unavailable(err))
@@ -83,6 +87,7 @@ func (s *Store) RecoverDeliveries(ctx context.Context, envID string, since, unti
 func (s *Store) ReplaySources(ctx context.Context, envID string, f herald.EventFilter, after string, limit int) ([]herald.ReplaySource, error) {
 	f.Cursor = ""
 	where, args := eventWhere(envID, f)
+	where += " AND body_pruned = 0" // a pruned body cannot be sent again
 	if after != "" {
 		where += " AND id > ?"
 		args = append(args, after)

@@ -14,7 +14,7 @@ import (
 // ClaimDue takes back deliveries whose lease ended before req.Now, then
 // marks up to req.Limit due deliveries as sending, oldest due first, and
 // returns them with their bodies (their own, or their event's) and their
-// event's headers.
+// event's headers and trace parent.
 func (s *Store) ClaimDue(ctx context.Context, req herald.ClaimRequest) ([]herald.Job, error) {
 	var jobs []herald.Job
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
@@ -35,14 +35,14 @@ func (s *Store) ClaimDue(ctx context.Context, req herald.ClaimRequest) ([]herald
 				lease_gen = lease_gen + 1
 			WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?`+exclude+`
 			ORDER BY next_attempt_at LIMIT ?)
-			RETURNING id, event_id, environment_id, url, attempts, lease_gen, body, round_start`, args...)
+			RETURNING id, event_id, environment_id, url, attempts, lease_gen, body, round_start, type, connection_id`, args...)
 		if err != nil {
 			return fmt.Errorf("claim: %w", unavailable(err))
 		}
 		for rows.Next() {
 			var j herald.Job
 			if err := rows.Scan(&j.DeliveryID, &j.EventID, &j.EnvironmentID, &j.URL, &j.Attempts, &j.LeaseGen, &j.Body,
-				&j.RoundStart); err != nil {
+				&j.RoundStart, &j.EventType, &j.ConnectionID); err != nil {
 				rows.Close()
 				return fmt.Errorf("claim: scan: %w", unavailable(err))
 			}
@@ -58,12 +58,14 @@ func (s *Store) ClaimDue(ctx context.Context, req herald.ClaimRequest) ([]herald
 		read := tx.StmtContext(ctx, s.stmts.eventBody)
 		bodies := make(map[string][]byte, len(jobs))
 		var headers map[string][]byte
+		var traces map[string]string
 		var b, h []byte
+		var tp string
 		for i := range jobs {
 			id := jobs[i].EventID
 			var ok bool
 			if b, ok = bodies[id]; !ok {
-				if err := read.QueryRowContext(ctx, id).Scan(&b, &h); err != nil {
+				if err := read.QueryRowContext(ctx, id).Scan(&b, &h, &tp); err != nil {
 					return fmt.Errorf("claim: body of event %s: %w", id, err)
 				}
 				bodies[id] = b
@@ -73,11 +75,18 @@ func (s *Store) ClaimDue(ctx context.Context, req herald.ClaimRequest) ([]herald
 					}
 					headers[id] = h
 				}
+				if tp != "" {
+					if traces == nil {
+						traces = map[string]string{}
+					}
+					traces[id] = tp
+				}
 			}
 			if jobs[i].Body == nil {
 				jobs[i].Body = b
 			}
 			jobs[i].Headers = headers[id]
+			jobs[i].TraceParent = traces[id]
 		}
 		return nil
 	})

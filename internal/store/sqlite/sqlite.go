@@ -409,7 +409,7 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 		return s
 	}
 	st.insertEvent = p(`INSERT INTO events (id, environment_id, type, connection_id, provider_config_key, body, skipped,
-		unknown_fields, headers, inbound, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		unknown_fields, headers, inbound, created_at, trace_parent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, ''))`)
 	st.insertDelivery = p(`INSERT INTO deliveries (id, event_id, environment_id, type, connection_id, provider_config_key, url,
 		status, attempts, next_attempt_at, lease_until, created_at, updated_at, lease_gen, body, round_start)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)`)
@@ -420,7 +420,7 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 		SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ? AND lease_gen = ?)`)
 	st.updateDelivery = p(`UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, lease_until = NULL,
 		last_status_code = ?, last_error = ?, updated_at = ? WHERE id = ? AND lease_gen = ?`)
-	st.eventBody = p(`SELECT body, headers FROM events WHERE id = ?`)
+	st.eventBody = p(`SELECT body, headers, coalesce(trace_parent, '') FROM events WHERE id = ?`)
 	st.renew = p(`UPDATE deliveries SET lease_until = ? WHERE id = ? AND lease_gen = ? AND status = 'sending'`)
 	st.release = p(`UPDATE deliveries SET status = 'pending', lease_until = NULL, next_attempt_at = ?, updated_at = ?
 		WHERE id = ? AND lease_gen = ? AND status = 'sending'`)

@@ -28,6 +28,8 @@ func Run(t *testing.T, open func(t *testing.T) herald.Store) {
 		{"Registry", registryTests()},
 		{"Operations", operationsTests()},
 		{"Stats", statsTests()},
+		{"Retention", retentionTests()},
+		{"OTLP", otlpTests()},
 		{"Misc", []test{{"Ping", testPing}, {"ClosedIsUnavailable", testClosedIsUnavailable}}},
 	}
 	for _, g := range groups {

@@ -1,0 +1,60 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// PruneDeliveries deletes a batch of old finished deliveries (their
+// attempts go with them, ON DELETE CASCADE), then a batch of old events
+// left with none, each a statement of its own. The deliveries are a range
+// of deliveries_finished, oldest first, the events one of events_created,
+// each checked against deliveries_event; rows another transaction holds
+// are skipped (SKIP LOCKED), so neither ingest nor claiming waits.
+func (s *Store) PruneDeliveries(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, `WITH picked AS (
+			SELECT id FROM deliveries
+			WHERE status IN ('succeeded', 'failed', 'skipped') AND created_at < $1
+			ORDER BY created_at LIMIT $2
+			FOR UPDATE SKIP LOCKED)
+		DELETE FROM deliveries d USING picked WHERE d.id = picked.id`, before, limit)
+	if err != nil {
+		return 0, fmt.Errorf("prune deliveries: %w", wrap(err))
+	}
+	if _, err := s.pool.Exec(ctx, `WITH picked AS (
+			SELECT id FROM events e
+			WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
+			ORDER BY created_at LIMIT $2
+			FOR UPDATE SKIP LOCKED)
+		DELETE FROM events e USING picked WHERE e.id = picked.id`, before, limit); err != nil {
+		return 0, fmt.Errorf("prune events: %w", wrap(err))
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// PruneBodies empties the bodies of a batch of old events whose
+// deliveries are all finished, and their deliveries' own bodies, in one
+// statement. The events are a range of events_body_kept, oldest first,
+// each checked against deliveries_event; locked ones are skipped.
+func (s *Store) PruneBodies(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, `WITH picked AS (
+			SELECT id FROM events e
+			WHERE NOT body_pruned AND created_at < $1
+			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status IN ('pending', 'sending'))
+			ORDER BY created_at LIMIT $2
+			FOR UPDATE SKIP LOCKED),
+		bodies AS (
+			UPDATE deliveries d SET body = NULL FROM picked WHERE d.event_id = picked.id AND d.body IS NOT NULL)
+		UPDATE events e SET body = 'null', body_pruned = true FROM picked WHERE e.id = picked.id`, before, limit)
+	if err != nil {
+		return 0, fmt.Errorf("prune bodies: %w", wrap(err))
+	}
+	return int(tag.RowsAffected()), nil
+}
