@@ -80,6 +80,9 @@ type OperationsStore interface {
 	// (f.Cursor and f.Limit are ignored), oldest first, with ids after
 	// `after` ("" from the start), each with its body and sends.
 	ReplaySources(ctx context.Context, envID string, f EventFilter, after string, limit int) ([]ReplaySource, error)
+	// CountReplay counts the events ReplaySources would return for f,
+	// from the start.
+	CountReplay(ctx context.Context, envID string, f EventFilter) (int, error)
 	// AddDeliveries stores new deliveries of existing events of envID in
 	// one transaction. ErrNotFound when an event is not envID's.
 	AddDeliveries(ctx context.Context, envID string, ds []Delivery) error

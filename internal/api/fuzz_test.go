@@ -86,10 +86,12 @@ func newFuzzAPI(tb testing.TB) *fuzzAPI {
 	sum := sha256.Sum256([]byte(adminKey))
 	fa := &fuzzAPI{hookURL: rc.URL + "/hook", store: store}
 	in := &intake.Service{Store: store, Dispatcher: d}
+	rs := resend.New(resend.Config{Store: store, Dispatcher: d, Logger: discard})
+	tb.Cleanup(rs.Close)
 	fa.registry = registry.New(registry.Config{Store: store, KnownProvider: forward.Known})
 	fa.srv = api.New(api.Config{Store: store, Intake: in, Environments: envs, Registry: fa.registry,
 		Forward:        forward.New(forward.Config{Store: store, Intake: in}),
-		Resend:         resend.New(resend.Config{Store: store, Dispatcher: d}),
+		Resend:         rs,
 		AdminKeyHashes: [][]byte{sum[:]}, Logger: discard})
 
 	newEnv := func(name string, patch map[string]any) *herald.Environment {

@@ -114,11 +114,13 @@ func newFixture(t *testing.T, o options) *fixture {
 		hashes = append(hashes, sum[:])
 	}
 	in := &intake.Service{Store: store, Dispatcher: d}
+	rs := resend.New(resend.Config{Store: store, Dispatcher: d, Logger: discard})
+	t.Cleanup(rs.Close)
 	reg := registry.New(registry.Config{Store: store, KnownProvider: forward.Known,
 		CheckURL: func(ctx context.Context, u string) error { return egress.CheckURL(ctx, u, egressOpts) }})
 	srv := api.New(api.Config{Store: store, Intake: in, Environments: envs, Registry: reg,
 		Forward:        forward.New(forward.Config{Store: store, Intake: in, Now: o.forwardNow}),
-		Resend:         resend.New(resend.Config{Store: store, Dispatcher: d}),
+		Resend:         rs,
 		AdminKeyHashes: hashes, Logger: discard, BodyBudget: o.bodyBudget})
 	for pattern, h := range o.mount {
 		srv.Mount(pattern, h)

@@ -2,7 +2,9 @@
 // delivery, recovery of the failed deliveries of a window, and replay of
 // events as new deliveries to the environment's current URLs (SPEC §10).
 // Bulk work is paced, so that it never starves live traffic, and a second
-// identical bulk call within a minute does nothing.
+// identical bulk call within a minute does nothing. A bulk replay answers
+// at once and writes its deliveries in the background, each batch shortly
+// before it is due.
 package resend
 
 import (
@@ -12,6 +14,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -28,6 +32,9 @@ const (
 	Window = time.Minute
 	// batch is how many deliveries or events one transaction handles.
 	batch = 500
+	// DefaultLead is how long before they are due a bulk replay writes
+	// its deliveries.
+	DefaultLead = 2 * time.Second
 )
 
 // Dispatcher is what resend needs of the delivery side: to know that
@@ -41,22 +48,50 @@ type Config struct {
 	// Rate paces bulk calls (deliveries made due per second); 0:
 	// DefaultRate.
 	Rate int
+	// Lead is how long before they are due a bulk replay writes its
+	// deliveries; 0: DefaultLead.
+	Lead time.Duration
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+	// Logger reports bulk replays that stop on an error; nil: slog.Default.
+	Logger *slog.Logger
 }
 
 // Service retries, recovers and replays. It is safe for concurrent use.
-type Service struct{ cfg Config }
+// Close stops its background replays.
+type Service struct {
+	cfg Config
+	// background is the context of bulk replays, cancelled by Close.
+	background context.Context
+	stop       context.CancelFunc
+	wg         sync.WaitGroup
+}
 
 // New returns a Service.
 func New(cfg Config) *Service {
 	if cfg.Rate <= 0 {
 		cfg.Rate = DefaultRate
 	}
+	if cfg.Lead <= 0 {
+		cfg.Lead = DefaultLead
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{cfg: cfg}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Service{cfg: cfg}
+	s.background, s.stop = context.WithCancel(context.Background())
+	return s
+}
+
+// Close stops the bulk replays in progress, at the end of a batch, and
+// waits for them. What they had not written yet is not sent: a replay
+// is at-least-once for what it wrote, and can be called again.
+func (s *Service) Close() {
+	s.stop()
+	s.wg.Wait()
 }
 
 // Retry queues one more round of attempts of a finished delivery now.
@@ -100,7 +135,7 @@ func (s *Service) Recover(ctx context.Context, env *herald.Environment, since, u
 
 // ReplayEvent sends one event again as new deliveries to env's current
 // URLs (its connections' overrides included), skipped or not, and returns
-// how many deliveries it queued.
+// how many events it queued: 1, or 0 when env has no URL for it.
 func (s *Service) ReplayEvent(ctx context.Context, env *herald.Environment, id string) (int, error) {
 	ev, _, err := s.cfg.Store.GetEvent(ctx, env.ID, id)
 	if err != nil {
@@ -119,7 +154,8 @@ func (s *Service) ReplayEvent(ctx context.Context, env *herald.Environment, id s
 		}
 		for _, src := range srcs {
 			if src.Event.ID == id {
-				return s.replay(ctx, env, []herald.ReplaySource{src}, s.cfg.Now().UTC(), 0)
+				n, err := s.replay(ctx, env, []herald.ReplaySource{src}, s.cfg.Now().UTC(), 0)
+				return min(n, 1), err
 			}
 		}
 		if len(srcs) < batch {
@@ -130,7 +166,9 @@ func (s *Service) ReplayEvent(ctx context.Context, env *herald.Environment, id s
 }
 
 // Replay sends every event of env that f selects again (f.Limit and
-// f.Cursor are ignored), paced, and returns how many deliveries it queued.
+// f.Cursor are ignored) and returns how many events it selected. Their
+// deliveries are written in the background, paced: each batch shortly
+// before its deliveries are due, at Rate deliveries a second.
 func (s *Service) Replay(ctx context.Context, env *herald.Environment, f herald.EventFilter) (int, error) {
 	if f.Since == nil || f.Until == nil {
 		return 0, herald.Invalid("since", "since and until are required")
@@ -141,18 +179,41 @@ func (s *Service) Replay(ctx context.Context, env *herald.Environment, f herald.
 	if ok, err := s.once(ctx, env, "replay", f.Since, f.Until, f.Type, f.ConnectionID, f.ProviderConfigKey, f.Status); err != nil || !ok {
 		return 0, err
 	}
+	n, err := s.cfg.Store.CountReplay(ctx, env.ID, f)
+	if err != nil || n == 0 {
+		return 0, err
+	}
+	f.Cursor, f.Limit = "", 0
+	s.wg.Go(func() {
+		if err := s.replayAll(s.background, env, f); err != nil && s.background.Err() == nil {
+			s.cfg.Logger.Error("replay stopped", "environment_id", env.ID, "err", err)
+		}
+	})
+	return n, nil
+}
+
+// replayAll writes the deliveries of every event f selects, a batch at a
+// time, each batch no sooner than Lead before its first delivery is due.
+func (s *Service) replayAll(ctx context.Context, env *herald.Environment, f herald.EventFilter) error {
 	start := s.cfg.Now().UTC()
-	total := 0
+	queued := 0
 	var after string
 	for {
+		if wait := s.dueAt(start, queued).Sub(s.cfg.Now()) - s.cfg.Lead; wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 		srcs, err := s.cfg.Store.ReplaySources(ctx, env.ID, f, after, batch)
 		if err != nil {
-			return total, err
+			return err
 		}
-		n, err := s.replay(ctx, env, srcs, start, total)
-		total += n
+		n, err := s.replay(ctx, env, srcs, start, queued)
+		queued += n
 		if err != nil || len(srcs) < batch {
-			return total, err
+			return err
 		}
 		after = srcs[len(srcs)-1].Event.ID
 	}

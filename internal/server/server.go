@@ -165,9 +165,13 @@ func Run(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger, out
 	d := dispatch.New(dispatch.Config{Store: store, Client: client, Logger: log, Lease: cfg.Lease,
 		ShutdownGrace: cfg.ShutdownGrace, Metrics: metrics, Tracing: traces})
 	svc := &intake.Service{Store: store, Dispatcher: d, Metrics: metrics}
+	// Bulk replays go on in the background; they stop, at a batch's end,
+	// before the store closes.
+	resender := resend.New(resend.Config{Store: store, Dispatcher: d, Logger: log})
+	defer resender.Close()
 	apiHandler := api.New(api.Config{
 		Store: store, Intake: svc, Environments: envs, Registry: reg, Forward: forward.New(forward.Config{Store: store, Intake: svc}),
-		Resend:         resend.New(resend.Config{Store: store, Dispatcher: d}),
+		Resend:         resender,
 		AdminKeyHashes: adminHashes, Logger: log, BodyBudget: cfg.BodyBudget, Tracing: traces,
 	})
 	apiHandler.Mount("GET /metrics", metrics.Handler())

@@ -225,3 +225,15 @@ func (s *Store) ClaimOnce(ctx context.Context, envID, key string, window time.Du
 	}
 	return claimed, nil
 }
+
+// CountReplay counts the events of envID that ReplaySources would return
+// for f.
+func (s *Store) CountReplay(ctx context.Context, envID string, f herald.EventFilter) (int, error) {
+	f.Cursor = ""
+	where, args := eventWhere(envID, f)
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE `+where+` AND NOT body_pruned`, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count replay: %w", wrap(err))
+	}
+	return n, nil
+}

@@ -225,3 +225,15 @@ func (s *Store) ClaimOnce(ctx context.Context, envID, key string, window time.Du
 	})
 	return claimed, err
 }
+
+// CountReplay counts the events of envID that ReplaySources would return
+// for f.
+func (s *Store) CountReplay(ctx context.Context, envID string, f herald.EventFilter) (int, error) {
+	f.Cursor = ""
+	where, args := eventWhere(envID, f)
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE `+where+` AND body_pruned = 0`, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count replay: %w", unavailable(err))
+	}
+	return n, nil
+}

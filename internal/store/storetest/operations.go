@@ -498,6 +498,10 @@ func testReplaySources(t *testing.T, s herald.Store) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			check(t, replaySources(t, s, a.ID, c.f, "", 100), want(c.f, "", 100))
+			n, err := s.CountReplay(t.Context(), a.ID, c.f)
+			if err != nil || n != len(want(c.f, "", 100)) {
+				t.Errorf("CountReplay = %d, %v; want %d", n, err, len(want(c.f, "", 100)))
+			}
 		})
 	}
 	if n := len(want(herald.EventFilter{Status: "weird"}, "", 100)); n != 0 {
