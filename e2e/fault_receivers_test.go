@@ -73,7 +73,7 @@ func testFaultReceivers(t *testing.T) {
 		healthyN = 100 // events to the healthy receiver
 		blockedN = 40  // events to the blocker: more than a lane holds (32)
 		hugeSize = 50 << 20
-		trickleN = 600 // bytes, one per 100 ms: a minute, far beyond the 1 s timeout
+		trickleN = 600 // bytes, one per 100 ms: a minute, far beyond the 3 s timeout
 	)
 
 	// reset: hijack the connection and close it with a TCP RST.
@@ -88,7 +88,7 @@ func testFaultReceivers(t *testing.T) {
 		conn.Close()
 	})
 
-	// stall: never answers (herald's 1 s timeout ends each attempt).
+	// stall: never answers (herald's 3 s timeout ends each attempt).
 	stall := newReceiver(t, func(received) reply { return reply{Hang: true} })
 
 	// trickle: the status line at once, then the body one byte per 100 ms.
@@ -176,7 +176,7 @@ func testFaultReceivers(t *testing.T) {
 	})
 
 	short := func(u string) map[string]any {
-		return map[string]any{"primary_url": u, "timeout_ms": 1000, "retry": map[string]any{"schedule_ms": []int{50}}}
+		return map[string]any{"primary_url": u, "timeout_ms": 3000, "retry": map[string]any{"schedule_ms": []int{50}}}
 	}
 	type kind struct {
 		name string
