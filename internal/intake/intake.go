@@ -218,26 +218,37 @@ func (s *Service) commit(ctx context.Context, req herald.IngestRequest) (replay 
 }
 
 // targets returns, for hooks, the function that gives the URLs a webhook
-// about one connection goes to: its webhook_url_override when it has one
-// (SPEC §5: the secondary URL is then not used), else the environment's.
-// Overrides are looked up, in one read, only when the environment has any.
+// about one connection goes to (Targets).
 func (s *Service) targets(ctx context.Context, env *herald.Environment, hooks []nango.Webhook) (func(conn, pck string) []string, error) {
+	refs := make([]herald.ConnectionRef, 0, len(hooks))
+	for _, h := range hooks {
+		conn, pck := h.ConnectionRef()
+		refs = append(refs, herald.ConnectionRef{ProviderConfigKey: pck, ConnectionID: conn})
+	}
+	return Targets(ctx, s.Store, env, refs)
+}
+
+// Targets returns the function that gives the URLs a webhook about one of
+// refs goes to: its connection's webhook_url_override when it has one
+// (SPEC §5: the secondary URL is then not used), else env's URLs.
+// Overrides are looked up, in one read, only when env has any.
+func Targets(ctx context.Context, store herald.Store, env *herald.Environment, refs []herald.ConnectionRef) (func(conn, pck string) []string, error) {
 	urls := env.Settings.URLs()
 	if !env.HasURLOverrides {
 		return func(string, string) []string { return urls }, nil
 	}
-	refs := make([]herald.ConnectionRef, 0, len(hooks))
-	for _, h := range hooks {
-		if conn, pck := h.ConnectionRef(); conn != "" {
-			refs = append(refs, herald.ConnectionRef{ProviderConfigKey: pck, ConnectionID: conn})
+	named := refs[:0:0]
+	for _, r := range refs {
+		if r.ConnectionID != "" {
+			named = append(named, r)
 		}
 	}
-	overrides, err := s.Store.URLOverrides(ctx, env.ID, refs)
+	overrides, err := store.URLOverrides(ctx, env.ID, named)
 	if err != nil {
 		return nil, err
 	}
 	return func(conn, pck string) []string {
-		if u, ok := overrides[herald.ConnectionRef{ProviderConfigKey: pck, ConnectionID: conn}]; ok {
+		if u, ok := overrides[herald.ConnectionRef{ProviderConfigKey: pck, ConnectionID: conn}]; ok && conn != "" {
 			return []string{u}
 		}
 		return urls

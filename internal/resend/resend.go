@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/uuid"
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/intake"
 )
 
 // Defaults of a Service.
@@ -258,12 +259,8 @@ func (s *Service) replay(ctx context.Context, env *herald.Environment, srcs []he
 }
 
 // targets gives the URLs a replayed delivery about one connection goes
-// to now: its override, or the environment's URLs.
+// to now: its override, or the environment's URLs (intake.Targets).
 func (s *Service) targets(ctx context.Context, env *herald.Environment, srcs []herald.ReplaySource) (func(conn, pck string) []string, error) {
-	urls := env.Settings.URLs()
-	if !env.HasURLOverrides {
-		return func(string, string) []string { return urls }, nil
-	}
 	var refs []herald.ConnectionRef
 	for _, src := range srcs {
 		refs = append(refs, herald.ConnectionRef{ProviderConfigKey: src.Event.ProviderConfigKey, ConnectionID: src.Event.ConnectionID})
@@ -271,16 +268,7 @@ func (s *Service) targets(ctx context.Context, env *herald.Environment, srcs []h
 			refs = append(refs, herald.ConnectionRef{ProviderConfigKey: src.Event.ProviderConfigKey, ConnectionID: send.ConnectionID})
 		}
 	}
-	overrides, err := s.cfg.Store.URLOverrides(ctx, env.ID, refs)
-	if err != nil {
-		return nil, err
-	}
-	return func(conn, pck string) []string {
-		if u, ok := overrides[herald.ConnectionRef{ProviderConfigKey: pck, ConnectionID: conn}]; ok && conn != "" {
-			return []string{u}
-		}
-		return urls
-	}, nil
+	return intake.Targets(ctx, s.cfg.Store, env, refs)
 }
 
 // dueAt is when the n-th delivery of a bulk call that started at start
