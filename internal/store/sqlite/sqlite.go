@@ -43,6 +43,9 @@ type Store struct {
 	done          chan struct{} // closed when the writer has stopped
 	// checkpointed is closed when the checkpointer has stopped.
 	checkpointed chan struct{}
+	// walFrames is the WAL's length in frames, as the checkpointer last
+	// saw it.
+	walFrames atomic.Int64
 
 	closeOnce sync.Once
 	stmts     statements
@@ -97,11 +100,14 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		q.Set("_txlock", "immediate")
 		return "file:" + uriPath.Replace(path) + "?" + q.Encode()
 	}
-	// The writer keeps the hot indexes in a 16 MB page cache, and never
-	// checkpoints itself: copying the WAL into the database file (and its
-	// fsync) would stall every commit waiting behind it. The checkpointer
-	// goroutine does that on its own connection.
-	w, err := sql.Open("sqlite", dsn("cache_size(-16384)", "wal_autocheckpoint(0)"))
+	// The writer keeps the hot indexes in a 16 MB page cache, and does not
+	// checkpoint on its own: copying the WAL into the database file (and
+	// its fsync) would stall every commit waiting behind it. The
+	// checkpointer goroutine does that on its own connection; the writer
+	// only finishes its work now and then, so that the log starts over
+	// (restartWAL).
+	w, err := sql.Open("sqlite", dsn("cache_size(-16384)", "wal_autocheckpoint(0)",
+		fmt.Sprintf("journal_size_limit(%d)", walSizeLimit)))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
@@ -147,9 +153,18 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 // checkpointInterval is how often the WAL is copied into the database file.
 const checkpointInterval = 500 * time.Millisecond
 
+// walRestartFrames is the WAL length, in frames (pages), past which the
+// writer makes the log start over (restartWAL); about 32 MB of 4 KB pages.
+const walRestartFrames = 8192
+
+// walSizeLimit is what a WAL file that grew longer (a bulk import while a
+// long read pinned it, say) is cut back to when its log starts over.
+const walSizeLimit = 64 << 20
+
 // checkpointer copies committed WAL frames into the database file in the
 // background (PASSIVE: it never blocks the writer or readers), so the WAL
-// stays small without the writer doing that work.
+// stays small without the writer doing that work, and reports the log's
+// length to the writer.
 func (s *Store) checkpointer() {
 	defer close(s.checkpointed)
 	t := time.NewTicker(checkpointInterval)
@@ -161,26 +176,30 @@ func (s *Store) checkpointer() {
 		case <-t.C:
 		}
 		// A busy or locked database just means "next time".
-		s.c.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+		var busy, frames, copied int64
+		if err := s.c.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied); err == nil {
+			s.walFrames.Store(frames)
+		}
 	}
 }
 
-// walLimit is the WAL size past which the writer resets the file. Each
-// reset stalls commits for a checkpoint sync (tens of ms here), so it is
-// set high enough to be rare at full load and never hit at moderate load.
-const walLimit = 512 << 20
-
-// trimWAL starts the WAL file over when it has grown past walLimit. The
-// checkpointer's PASSIVE runs copy frames but cannot reset the file while
-// the writer keeps writing; between two commits the writer can, and since
-// most frames are already copied this costs little.
-func (s *Store) trimWAL(ctx context.Context) {
-	if fi, err := os.Stat(s.path + "-wal"); err != nil || fi.Size() <= walLimit {
+// restartWAL makes the log start over from its beginning when it has
+// grown past walRestartFrames. SQLite reuses the WAL from the start only
+// when a write begins with every frame already copied into the database,
+// which a checkpointer running beside a busy writer never sees: frames
+// keep arriving while it copies. Between two commits no frame arrives, so
+// the writer finishes the copy itself (most frames are already copied:
+// a few ms) and its next commit restarts the log. A log that only grew
+// would make every read slower (its index grows) and end in one long,
+// stalling truncation.
+func (s *Store) restartWAL(ctx context.Context) {
+	if s.walFrames.Load() <= walRestartFrames {
 		return
 	}
-	if _, err := s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-		return // readers in the way: next time
-	}
+	s.walFrames.Store(0) // until the checkpointer measures again
+	// Readers holding old snapshots can leave frames uncopied: then the
+	// log restarts a little later, after a later try.
+	s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
 }
 
 func applyMigrations(ctx context.Context, db *sql.DB) error {
@@ -266,7 +285,6 @@ func (s *Store) writer() {
 	defer close(s.done)
 	ctx := context.Background()
 	batch := make([]op, 0, maxBatch)
-	commits := 0
 	for {
 		select {
 		case o := <-s.ops:
@@ -299,9 +317,7 @@ func (s *Store) writer() {
 		}
 		linger.Stop()
 		s.commit(ctx, batch)
-		if commits++; commits%64 == 0 {
-			s.trimWAL(ctx)
-		}
+		s.restartWAL(ctx)
 	}
 }
 
