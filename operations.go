@@ -47,7 +47,7 @@ func EventFate(statuses []string) string {
 // ReplaySource is an event to send again: its body, and what its deliveries
 // sent, per connection.
 type ReplaySource struct {
-	Event Event // with Body
+	Event Event // with Body and TraceParent
 	// Sends are the distinct (connection, body) pairs of the event's
 	// deliveries, in connection id order; none when the event has no
 	// delivery (it was skipped): it is then sent as the event.

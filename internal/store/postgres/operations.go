@@ -92,7 +92,7 @@ func (s *Store) ReplaySources(ctx context.Context, envID string, f herald.EventF
 		where += fmt.Sprintf(" AND id > $%d", len(args))
 	}
 	args = append(args, limit)
-	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT `+eventCols+`, body FROM events WHERE %s ORDER BY id LIMIT $%d`,
+	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT `+eventCols+`, body, coalesce(trace_parent, '') FROM events WHERE %s ORDER BY id LIMIT $%d`,
 		where, len(args)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("replay sources: %w", wrap(err))
@@ -101,12 +101,13 @@ func (s *Store) ReplaySources(ctx context.Context, envID string, f herald.EventF
 	at := map[string]int{}
 	for rows.Next() {
 		var body []byte
-		e, err := scanEvent(rows, &body)
+		var traceParent string
+		e, err := scanEvent(rows, &body, &traceParent)
 		if err != nil {
 			rows.Close()
 			return nil, err
 		}
-		e.Body = body
+		e.Body, e.TraceParent = body, traceParent
 		at[e.ID] = len(out)
 		out = append(out, herald.ReplaySource{Event: *e})
 	}

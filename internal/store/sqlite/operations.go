@@ -93,7 +93,7 @@ func (s *Store) ReplaySources(ctx context.Context, envID string, f herald.EventF
 		args = append(args, after)
 	}
 	args = append(args, limit)
-	rows, err := s.r.QueryContext(ctx, `SELECT `+eventCols+`, body FROM events WHERE `+where+` ORDER BY id LIMIT ?`, args...)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+eventCols+`, body, coalesce(trace_parent, '') FROM events WHERE `+where+` ORDER BY id LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("replay sources: %w", unavailable(err))
 	}
@@ -102,11 +102,12 @@ func (s *Store) ReplaySources(ctx context.Context, envID string, f herald.EventF
 	at := map[string]int{}
 	for rows.Next() {
 		var body []byte
-		e, err := scanEvent(rows, &body)
+		var traceParent string
+		e, err := scanEvent(rows, &body, &traceParent)
 		if err != nil {
 			return nil, err
 		}
-		e.Body = body
+		e.Body, e.TraceParent = body, traceParent
 		at[e.ID] = len(out)
 		out = append(out, herald.ReplaySource{Event: *e})
 	}
