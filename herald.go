@@ -139,6 +139,10 @@ type Job struct {
 	EventType, ConnectionID string
 	// RoundStart is the delivery's (Delivery.RoundStart).
 	RoundStart int
+	// Handed is when a live ingest handed the delivery to the dispatcher
+	// (not stored: the dispatcher measures live traffic's lag from it);
+	// zero for claimed deliveries and bulk work.
+	Handed time.Time
 	// LeaseGen is the claim's fencing token: the generation of the lease
 	// this process holds. Outcomes, renewals and releases carry it, and a
 	// store ignores them once another claim has taken the delivery.

@@ -61,6 +61,8 @@ type Dispatcher struct {
 	stopping bool
 	sendCtx  context.Context
 	inflight sync.WaitGroup
+	// lags are live deliveries' recent waits (LiveLag).
+	lags lagWindow
 }
 
 // New returns a Dispatcher for cfg.

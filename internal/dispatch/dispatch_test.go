@@ -355,3 +355,46 @@ func TestSubmitReturnsRoomUnlessStored(t *testing.T) {
 		f.d.Cancel(slow.URL)
 	}
 }
+
+// LiveLag measures what live ingests' deliveries wait, from the handoff to
+// their first attempt, and leaves bulk work (SubmitBulk) out.
+func TestLiveLagCountsLiveDeliveriesOnly(t *testing.T) {
+	srv, hits := ok(t)
+	f := start(t, dispatch.Config{}, srv.URL)
+	store := func(recs []herald.EventRecord) func() (bool, error) {
+		return func() (bool, error) {
+			_, err := f.store.Ingest(context.Background(), herald.IngestRequest{EnvironmentID: f.env.ID, Events: recs, Now: time.Now()})
+			return true, err
+		}
+	}
+	records := func(n int) []herald.EventRecord {
+		now := time.Now()
+		var recs []herald.EventRecord
+		for range n {
+			ev := herald.Event{ID: uuid.NewString(), EnvironmentID: f.env.ID, Type: "auth", Body: []byte(`{}`), CreatedAt: now}
+			recs = append(recs, herald.EventRecord{Event: ev, Deliveries: []herald.Delivery{{ID: uuid.NewString(), EventID: ev.ID,
+				EnvironmentID: f.env.ID, Type: "auth", URL: srv.URL, Status: herald.StatusPending, CreatedAt: now, UpdatedAt: now, NextAttemptAt: &now}}})
+		}
+		return recs
+	}
+	bulk := records(7)
+	if err := f.d.SubmitBulk(bulk, store(bulk)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "7 bulk attempts", func() bool { return hits.Load() == 7 })
+	if lag, n := f.d.LiveLag(0.99, time.Minute); n != 0 {
+		t.Fatalf("LiveLag after bulk work only = %s over %d deliveries, want none", lag, n)
+	}
+	live := records(5)
+	if err := f.d.Submit(live, store(live)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "5 live attempts", func() bool { return hits.Load() == 12 })
+	lag, n := f.d.LiveLag(0.99, time.Minute)
+	if n != 5 || lag <= 0 || lag > time.Minute {
+		t.Fatalf("LiveLag = %s over %d deliveries, want a positive lag over 5", lag, n)
+	}
+	if _, n := f.d.LiveLag(0.99, -time.Second); n != 0 {
+		t.Fatalf("LiveLag over an empty window counted %d deliveries", n)
+	}
+}

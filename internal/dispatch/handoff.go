@@ -17,6 +17,18 @@ import (
 // error or a replay their room is given back. The reservation lives only
 // inside Submit, so no caller can leak lane capacity.
 func (d *Dispatcher) Submit(events []herald.EventRecord, commit func() (stored bool, err error)) error {
+	return d.submit(events, commit, time.Now())
+}
+
+// SubmitBulk is Submit for deliveries that bulk work (a replay) made: the
+// same handoff, but their waits are not live traffic's (LiveLag).
+func (d *Dispatcher) SubmitBulk(events []herald.EventRecord, commit func() (stored bool, err error)) error {
+	return d.submit(events, commit, time.Time{})
+}
+
+// submit hands events' deliveries over; handed is when a live ingest
+// did so (zero: bulk work).
+func (d *Dispatcher) submit(events []herald.EventRecord, commit func() (stored bool, err error), handed time.Time) error {
 	var reserved []herald.Job
 	pending := false
 	for i := range events {
@@ -31,7 +43,7 @@ func (d *Dispatcher) Submit(events []herald.EventRecord, commit func() (stored b
 				}
 				reserved = append(reserved, herald.Job{DeliveryID: del.ID, EventID: ev.ID, EnvironmentID: del.EnvironmentID,
 					URL: del.URL, Body: body, Headers: ev.Headers, LeaseGen: herald.FreshLeaseGen,
-					TraceParent: ev.TraceParent, EventType: del.Type, ConnectionID: del.ConnectionID})
+					TraceParent: ev.TraceParent, EventType: del.Type, ConnectionID: del.ConnectionID, Handed: handed})
 			} else {
 				pending = true
 			}

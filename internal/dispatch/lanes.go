@@ -75,6 +75,10 @@ func (d *Dispatcher) work(ctx context.Context, l *lane) {
 		}
 		job := l.pop()
 		d.mu.Unlock()
+		if !job.Handed.IsZero() {
+			now := time.Now()
+			d.lags.observe(now, now.Sub(job.Handed))
+		}
 
 		d.cfg.Metrics.AttemptStarted()
 		res, ok := d.attempt(ctx, job)
