@@ -3,8 +3,9 @@
 // events as new deliveries to the environment's current URLs (SPEC §10).
 // Bulk work is paced, so that it never starves live traffic, and a second
 // identical bulk call within a minute does nothing. A bulk replay answers
-// at once and writes its deliveries in the background, each batch shortly
-// before it is due.
+// at once and writes its deliveries in the background in small chunks,
+// each when it is due, handed straight to the dispatcher as an ingest's
+// are.
 package resend
 
 import (
@@ -33,25 +34,26 @@ const (
 	Window = time.Minute
 	// batch is how many deliveries or events one transaction handles.
 	batch = 500
-	// DefaultLead is how long before they are due a bulk replay writes
-	// its deliveries.
-	DefaultLead = 2 * time.Second
 )
 
-// Dispatcher is what resend needs of the delivery side: to know that
-// work was stored.
-type Dispatcher interface{ Notify() }
+// Dispatcher is what resend needs of the delivery side: to be told that
+// work was stored (Notify), to take new deliveries straight into its lanes
+// as they are stored (SubmitBulk, as for an ingest), and to say how long
+// live deliveries wait (LiveLag), which a replay yields to.
+type Dispatcher interface {
+	Notify()
+	SubmitBulk(events []herald.EventRecord, commit func() (stored bool, err error)) error
+	LiveLag(q float64, window time.Duration) (time.Duration, int)
+}
 
 // Config wires a Service.
 type Config struct {
 	Store      herald.Store
 	Dispatcher Dispatcher
 	// Rate paces bulk calls (deliveries made due per second); 0:
-	// DefaultRate.
+	// DefaultRate. A replay goes at most this fast, slower while live
+	// traffic would wait for it (pace.go).
 	Rate int
-	// Lead is how long before they are due a bulk replay writes its
-	// deliveries; 0: DefaultLead.
-	Lead time.Duration
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
 	// Logger reports bulk replays that stop on an error; nil: slog.Default.
@@ -72,9 +74,6 @@ type Service struct {
 func New(cfg Config) *Service {
 	if cfg.Rate <= 0 {
 		cfg.Rate = DefaultRate
-	}
-	if cfg.Lead <= 0 {
-		cfg.Lead = DefaultLead
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -155,7 +154,7 @@ func (s *Service) ReplayEvent(ctx context.Context, env *herald.Environment, id s
 		}
 		for _, src := range srcs {
 			if src.Event.ID == id {
-				n, err := s.replay(ctx, env, []herald.ReplaySource{src}, s.cfg.Now().UTC(), 0)
+				n, err := s.replay(ctx, env, []herald.ReplaySource{src})
 				return min(n, 1), err
 			}
 		}
@@ -168,8 +167,9 @@ func (s *Service) ReplayEvent(ctx context.Context, env *herald.Environment, id s
 
 // Replay sends every event of env that f selects again (f.Limit and
 // f.Cursor are ignored) and returns how many events it selected. Their
-// deliveries are written in the background, paced: each batch shortly
-// before its deliveries are due, at Rate deliveries a second.
+// deliveries are written in the background in small chunks, one each
+// tick, at up to Rate deliveries a second and slower while live traffic
+// would wait for them (pace.go).
 func (s *Service) Replay(ctx context.Context, env *herald.Environment, f herald.EventFilter) (int, error) {
 	if f.Since == nil || f.Until == nil {
 		return 0, herald.Invalid("since", "since and until are required")
@@ -193,69 +193,91 @@ func (s *Service) Replay(ctx context.Context, env *herald.Environment, f herald.
 	return n, nil
 }
 
-// replayAll writes the deliveries of every event f selects, a batch at a
-// time, each batch no sooner than Lead before its first delivery is due.
+// replayAll writes the deliveries of every event f selects, a chunk each
+// tick, as many as the pacer's rate allows.
 func (s *Service) replayAll(ctx context.Context, env *herald.Environment, f herald.EventFilter) error {
-	start := s.cfg.Now().UTC()
-	queued := 0
+	p := newPacer(s.cfg.Rate)
+	// What the last chunks wrote beyond their share, or left of it.
+	credit := 0.0
 	var after string
+	t := time.NewTicker(tick)
+	defer t.Stop()
 	for {
-		if wait := s.dueAt(start, queued).Sub(s.cfg.Now()) - s.cfg.Lead; wait > 0 {
-			select {
-			case <-time.After(wait):
-			case <-ctx.Done():
-				return ctx.Err()
+		lag, n := s.cfg.Dispatcher.LiveLag(lagQuantile, lagWindow)
+		credit += p.observe(s.cfg.Now(), lag, n) * tick.Seconds()
+		if credit >= 1 {
+			// Events, not deliveries, are fetched: one event may make
+			// several deliveries, which the credit then owes.
+			chunk := min(batch, int(credit))
+			srcs, err := s.cfg.Store.ReplaySources(ctx, env.ID, f, after, chunk)
+			if err != nil {
+				return err
 			}
+			written, err := s.replay(ctx, env, srcs)
+			credit -= float64(max(written, len(srcs)))
+			if err != nil || len(srcs) < chunk {
+				return err
+			}
+			after = srcs[len(srcs)-1].Event.ID
 		}
-		srcs, err := s.cfg.Store.ReplaySources(ctx, env.ID, f, after, batch)
-		if err != nil {
-			return err
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		n, err := s.replay(ctx, env, srcs, start, queued)
-		queued += n
-		if err != nil || len(srcs) < batch {
-			return err
-		}
-		after = srcs[len(srcs)-1].Event.ID
 	}
 }
 
-// replay stores new deliveries for srcs, the first due at
-// dueAt(start, queued).
-func (s *Service) replay(ctx context.Context, env *herald.Environment, srcs []herald.ReplaySource, start time.Time, queued int) (int, error) {
+// replay stores new deliveries for srcs, due now, and hands them to the
+// dispatcher as they are stored (those it has no room for wait in the
+// store, pending, like any other). It returns how many it stored.
+func (s *Service) replay(ctx context.Context, env *herald.Environment, srcs []herald.ReplaySource) (int, error) {
 	targets, err := s.targets(ctx, env, srcs)
 	if err != nil {
 		return 0, err
 	}
 	now := s.cfg.Now().UTC()
-	var ds []herald.Delivery
+	var recs []herald.EventRecord
+	n := 0
 	for _, src := range srcs {
-		ev := &src.Event
+		ev := src.Event
 		sends := src.Sends
 		if len(sends) == 0 {
 			sends = []herald.ReplaySend{{ConnectionID: ev.ConnectionID}}
 		}
+		var ds []herald.Delivery
 		for _, send := range sends {
 			for _, u := range targets(send.ConnectionID, ev.ProviderConfigKey) {
 				id, err := uuid.NewV7()
 				if err != nil {
 					return 0, err
 				}
-				due := s.dueAt(start, queued+len(ds))
 				ds = append(ds, herald.Delivery{ID: id.String(), EventID: ev.ID, EnvironmentID: env.ID, Type: ev.Type,
 					ConnectionID: send.ConnectionID, ProviderConfigKey: ev.ProviderConfigKey, URL: u,
-					Status: herald.StatusPending, CreatedAt: now, UpdatedAt: now, NextAttemptAt: &due, Body: send.Body})
+					Status: herald.StatusPending, CreatedAt: now, UpdatedAt: now, NextAttemptAt: &now, Body: send.Body})
 			}
 		}
+		if len(ds) > 0 {
+			recs = append(recs, herald.EventRecord{Event: ev, Deliveries: ds})
+			n += len(ds)
+		}
 	}
-	if len(ds) == 0 {
+	if n == 0 {
 		return 0, nil
 	}
-	if err := s.cfg.Store.AddDeliveries(ctx, env.ID, ds); err != nil {
+	// Submit marks the deliveries it has room for as already claimed
+	// before commit stores them.
+	err = s.cfg.Dispatcher.SubmitBulk(recs, func() (bool, error) {
+		ds := make([]herald.Delivery, 0, n)
+		for _, r := range recs {
+			ds = append(ds, r.Deliveries...)
+		}
+		return true, s.cfg.Store.AddDeliveries(ctx, env.ID, ds)
+	})
+	if err != nil {
 		return 0, err
 	}
-	s.cfg.Dispatcher.Notify()
-	return len(ds), nil
+	return n, nil
 }
 
 // targets gives the URLs a replayed delivery about one connection goes
