@@ -37,4 +37,8 @@ type RetentionStore interface {
 	// skips it (ReplaySources leaves it out) and retry and recover refuse
 	// its deliveries. It returns how many events it pruned.
 	PruneBodies(ctx context.Context, before time.Time, limit int) (int, error)
+	// PruneIdempotencyKeys deletes up to limit idempotency keys (the
+	// producers' and bulk calls' alike) recorded before before, and
+	// returns how many.
+	PruneIdempotencyKeys(ctx context.Context, before time.Time, limit int) (int, error)
 }

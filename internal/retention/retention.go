@@ -67,16 +67,8 @@ func New(cfg Config) *Pruner {
 	return &Pruner{cfg: cfg}
 }
 
-// Enabled tells whether the pruner has anything to do: a retention or a
-// body retention is set.
-func (p *Pruner) Enabled() bool { return p.cfg.Retention > 0 || p.cfg.BodyRetention > 0 }
-
 // Run makes a pass at once, then one every interval, until ctx is done.
-// It returns at once when nothing is to be pruned.
 func (p *Pruner) Run(ctx context.Context) {
-	if !p.Enabled() {
-		return
-	}
 	for {
 		p.Pass(ctx)
 		select {
@@ -88,10 +80,13 @@ func (p *Pruner) Run(ctx context.Context) {
 }
 
 // Pass prunes everything due now, batch after batch, and returns the
-// number of deliveries deleted and of bodies emptied. A store error is
-// logged and ends that kind of pruning until the next pass.
+// number of deliveries deleted and of bodies emptied. Idempotency keys
+// older than their window (herald.IdempotencyWindow) go too, whatever
+// the retention: nothing reads them any more. A store error is logged and
+// ends that kind of pruning until the next pass.
 func (p *Pruner) Pass(ctx context.Context) (deliveries, bodies int) {
 	now := p.cfg.Now()
+	keys := p.loop(ctx, "idempotency keys", now.Add(-herald.IdempotencyWindow), p.cfg.Store.PruneIdempotencyKeys, func(int) {})
 	if p.cfg.Retention > 0 {
 		deliveries = p.loop(ctx, "deliveries", now.Add(-p.cfg.Retention), p.cfg.Store.PruneDeliveries,
 			func(n int) { p.cfg.Metrics.Pruned(n, 0) })
@@ -100,8 +95,8 @@ func (p *Pruner) Pass(ctx context.Context) (deliveries, bodies int) {
 		bodies = p.loop(ctx, "bodies", now.Add(-p.cfg.BodyRetention), p.cfg.Store.PruneBodies,
 			func(n int) { p.cfg.Metrics.Pruned(0, n) })
 	}
-	if deliveries > 0 || bodies > 0 {
-		p.cfg.Logger.Info("retention pass", "pruned_deliveries", deliveries, "pruned_bodies", bodies)
+	if deliveries > 0 || bodies > 0 || keys > 0 {
+		p.cfg.Logger.Info("retention pass", "pruned_deliveries", deliveries, "pruned_bodies", bodies, "pruned_idempotency_keys", keys)
 	}
 	return deliveries, bodies
 }

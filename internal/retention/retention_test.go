@@ -27,6 +27,7 @@ type fakeStore struct {
 	calls           []call
 	deliveries      []int
 	bodies          []int
+	keys            []int
 	errOnDeliveries error
 }
 
@@ -52,6 +53,10 @@ func (f *fakeStore) PruneDeliveries(_ context.Context, before time.Time, limit i
 
 func (f *fakeStore) PruneBodies(_ context.Context, before time.Time, limit int) (int, error) {
 	return f.next("bodies", &f.bodies, before, limit), nil
+}
+
+func (f *fakeStore) PruneIdempotencyKeys(_ context.Context, before time.Time, limit int) (int, error) {
+	return f.next("keys", &f.keys, before, limit), nil
 }
 
 func (f *fakeStore) taken() []call {
@@ -117,6 +122,7 @@ func TestRunBatchesAndIntervals(t *testing.T) {
 			// The interval: the pass is over.
 			calls := store.taken()
 			wantCalls := []call{
+				{"keys", t0.Add(-24 * time.Hour), 3},
 				{"deliveries", t0.Add(-720 * time.Hour), 3}, {"deliveries", t0.Add(-720 * time.Hour), 3},
 				{"deliveries", t0.Add(-720 * time.Hour), 3},
 				{"bodies", t0.Add(-168 * time.Hour), 3}, {"bodies", t0.Add(-168 * time.Hour), 3},
@@ -135,7 +141,8 @@ func TestRunBatchesAndIntervals(t *testing.T) {
 	}
 	calls := store.taken()
 	later := t0.Add(time.Minute)
-	if want := []call{{"deliveries", later.Add(-720 * time.Hour), 3}, {"bodies", later.Add(-168 * time.Hour), 3}}; !equalCalls(calls, want) {
+	if want := []call{{"keys", later.Add(-24 * time.Hour), 3}, {"deliveries", later.Add(-720 * time.Hour), 3},
+		{"bodies", later.Add(-168 * time.Hour), 3}}; !equalCalls(calls, want) {
 		t.Fatalf("second pass calls %v, want %v", calls, want)
 	}
 	cancel()
@@ -167,23 +174,40 @@ func equalCalls(a, b []call) bool {
 	return true
 }
 
-// A zero retention keeps that kind: only the other is pruned; both zero
-// and Run returns at once.
+// A zero retention keeps that kind: only the other is pruned; both zero,
+// and a pass prunes only the idempotency keys past their 24 hours, in
+// batches like the rest.
 func TestZeroKeeps(t *testing.T) {
-	store := &fakeStore{}
-	p := New(Config{Store: store, BodyRetention: time.Hour, Now: func() time.Time { return t0 },
-		After: func(time.Duration) <-chan time.Time { t.Fatal("unexpected wait"); return nil }})
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want []call
+	}{
+		{"body retention only", Config{BodyRetention: time.Hour},
+			[]call{{"keys", t0.Add(-24 * time.Hour), DefaultBatch}, {"bodies", t0.Add(-time.Hour), DefaultBatch}}},
+		{"no retention", Config{}, []call{{"keys", t0.Add(-24 * time.Hour), DefaultBatch}}},
+	} {
+		store := &fakeStore{}
+		tc.cfg.Store, tc.cfg.Now = store, func() time.Time { return t0 }
+		tc.cfg.After = func(time.Duration) <-chan time.Time { t.Fatal("unexpected wait"); return nil }
+		d, b := New(tc.cfg).Pass(t.Context())
+		if calls := store.taken(); d != 0 || b != 0 || !equalCalls(calls, tc.want) {
+			t.Errorf("%s: Pass = %d, %d with calls %v; want 0, 0 with %v", tc.name, d, b, calls, tc.want)
+		}
+	}
+	// A full batch of keys is followed by another, after the pause.
+	store := &fakeStore{keys: []int{DefaultBatch, 7}}
+	waits := 0
+	p := New(Config{Store: store, Now: func() time.Time { return t0 },
+		After: func(d time.Duration) <-chan time.Time {
+			waits++
+			ch := make(chan time.Time, 1)
+			ch <- t0
+			return ch
+		}})
 	p.Pass(t.Context())
-	if calls := store.taken(); len(calls) != 1 || calls[0].what != "bodies" || calls[0].limit != DefaultBatch {
-		t.Errorf("calls %v, want one bodies call of %d", calls, DefaultBatch)
-	}
-	off := New(Config{Store: store})
-	if off.Enabled() {
-		t.Error("a pruner with no retention is enabled")
-	}
-	off.Run(t.Context()) // returns at once
-	if calls := store.taken(); len(calls) != 0 {
-		t.Errorf("a disabled pruner called the store: %v", calls)
+	if calls := store.taken(); len(calls) != 2 || waits != 1 {
+		t.Errorf("keys pass made calls %v with %d pauses; want 2 calls, 1 pause", calls, waits)
 	}
 }
 

@@ -58,3 +58,22 @@ func (s *Store) PruneBodies(ctx context.Context, before time.Time, limit int) (i
 	}
 	return int(tag.RowsAffected()), nil
 }
+
+// PruneIdempotencyKeys deletes a batch of the oldest idempotency keys
+// recorded before before (a range of idempotency_keys_created) in one
+// statement; keys another transaction holds are skipped.
+func (s *Store) PruneIdempotencyKeys(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, `WITH picked AS (
+			SELECT environment_id, key FROM idempotency_keys
+			WHERE created_at < $1 ORDER BY created_at LIMIT $2
+			FOR UPDATE SKIP LOCKED)
+		DELETE FROM idempotency_keys k USING picked
+		WHERE k.environment_id = picked.environment_id AND k.key = picked.key`, before, limit)
+	if err != nil {
+		return 0, fmt.Errorf("prune idempotency keys: %w", wrap(err))
+	}
+	return int(tag.RowsAffected()), nil
+}

@@ -87,3 +87,26 @@ func (s *Store) PruneBodies(ctx context.Context, before time.Time, limit int) (i
 	}
 	return n, nil
 }
+
+// PruneIdempotencyKeys deletes a batch of the oldest idempotency keys
+// recorded before before (a range of idempotency_keys_created), in one
+// write of the group commit.
+func (s *Store) PruneIdempotencyKeys(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	var n int64
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE (environment_id, key) IN (
+			SELECT environment_id, key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?)`, ms(before), limit)
+		if err != nil {
+			return fmt.Errorf("prune idempotency keys: %w", unavailable(err))
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return int(n), nil
+}

@@ -10,7 +10,7 @@ import (
 )
 
 func retentionTests() []test {
-	return []test{{"PruneBodiesAndDeliveries", testPrune}}
+	return []test{{"PruneBodiesAndDeliveries", testPrune}, {"PruneIdempotencyKeys", testPruneIdempotencyKeys}}
 }
 
 // Old finished deliveries go with their attempts and their events, in
@@ -130,4 +130,40 @@ func testPrune(t *testing.T, s herald.Store) {
 	if got := countDeliveries(t, s, env.ID); got != 4 {
 		t.Errorf("%d deliveries left, want 4 (pending, sending, young, later)", got)
 	}
+}
+
+// Idempotency keys recorded before the cutoff go, oldest first, in
+// batches of at most the limit, a producer's and a bulk call's alike; a
+// younger key still answers its repeat.
+func testPruneIdempotencyKeys(t *testing.T, s herald.Store) {
+	ctx := t.Context()
+	env := newEnv(t, s, "prod")
+	oldest := makeEvent(t, env.ID, spec{URLs: []string{urlA}})
+	young := makeEvent(t, env.ID, spec{URLs: []string{urlA}})
+	if _, err := s.Ingest(ctx, idemReq(env.ID, "old", `"old"`, at(-3*time.Hour), oldest)); err != nil {
+		t.Fatalf("Ingest: %v", err)
+	}
+	if ok, err := s.ClaimOnce(ctx, env.ID, "replay:abc", time.Minute, at(-2*time.Hour)); err != nil || !ok {
+		t.Fatalf("ClaimOnce = %v, %v", ok, err)
+	}
+	if _, err := s.Ingest(ctx, idemReq(env.ID, "young", `"young"`, t0, young)); err != nil {
+		t.Fatalf("Ingest: %v", err)
+	}
+	cutoff := at(-time.Hour)
+	for i, want := range []int{1, 1, 0} {
+		if n, err := s.PruneIdempotencyKeys(ctx, cutoff, 1); err != nil || n != want {
+			t.Fatalf("PruneIdempotencyKeys #%d (limit 1) = %d, %v; want %d", i+1, n, err, want)
+		}
+	}
+	// The old key is forgotten: its repeat is stored anew...
+	again := makeEvent(t, env.ID, spec{URLs: []string{urlA}})
+	if replay, err := s.Ingest(ctx, idemReq(env.ID, "old", `"again"`, at(-30*time.Minute), again)); err != nil || replay != nil {
+		t.Fatalf("Ingest with a pruned key = %q, %v; want it stored", replay, err)
+	}
+	// ...the young one still answers.
+	repeat := makeEvent(t, env.ID, spec{URLs: []string{urlA}})
+	if replay, err := s.Ingest(ctx, idemReq(env.ID, "young", `"young"`, at(time.Minute), repeat)); err != nil || string(replay) != `"young"` {
+		t.Fatalf("Ingest with a kept key = %q, %v; want %q", replay, err, `"young"`)
+	}
+	checkAbsent(t, s, repeat)
 }
