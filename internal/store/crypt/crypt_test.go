@@ -479,3 +479,56 @@ func TestNoKeys(t *testing.T) {
 		t.Fatalf("read %q", got.SigningKey)
 	}
 }
+
+// An environment's OTLP header values are stored encrypted, bound to the
+// environment and the header's name, and read back in plaintext.
+func TestOTLPHeaders(t *testing.T) {
+	eachStore(t, func(t *testing.T, f *fixture) {
+		keys := keyring(t, testKey(t))
+		s := crypt.New(f.raw, keys)
+		env, other := create(t, s), create(t, s)
+		secret := "Bearer " + uuid.NewString()
+		cfg := herald.OTLPConfig{EnvironmentID: env.ID, Endpoint: "https://otel.example.com",
+			Headers: map[string]string{"Authorization": secret, "X-Team": "ops"}, SpanNames: herald.SpanNamesHerald}
+		if err := s.PutOTLP(t.Context(), cfg); err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Headers["Authorization"] != secret {
+			t.Fatalf("PutOTLP changed the caller's headers: %q", cfg.Headers["Authorization"])
+		}
+		got, err := s.OTLP(t.Context(), env.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Headers["Authorization"] != secret || got.Headers["X-Team"] != "ops" || got.Endpoint != cfg.Endpoint {
+			t.Fatalf("read back %+v, want the headers in plaintext", got)
+		}
+		stored, err := f.raw.OTLP(t.Context(), env.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, v := range stored.Headers {
+			if !strings.HasPrefix(v, prefixOf(keys, 0)) || strings.Contains(v, cfg.Headers[name]) {
+				t.Fatalf("stored header %s = %q, want ciphertext", name, v)
+			}
+		}
+		// Ciphertext moved to another environment, or to another header,
+		// does not open.
+		moved := herald.OTLPConfig{EnvironmentID: other.ID, Endpoint: cfg.Endpoint,
+			Headers: map[string]string{"Authorization": stored.Headers["Authorization"]}, SpanNames: herald.SpanNamesHerald}
+		if err := f.raw.PutOTLP(t.Context(), moved); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.OTLP(t.Context(), other.ID); !errors.Is(err, crypt.ErrCorrupt) {
+			t.Fatalf("OTLP with another environment's ciphertext = %v, want ErrCorrupt", err)
+		}
+		renamed := herald.OTLPConfig{EnvironmentID: env.ID, Endpoint: cfg.Endpoint,
+			Headers: map[string]string{"X-Api-Key": stored.Headers["Authorization"]}, SpanNames: herald.SpanNamesHerald}
+		if err := f.raw.PutOTLP(t.Context(), renamed); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.OTLP(t.Context(), env.ID); !errors.Is(err, crypt.ErrCorrupt) {
+			t.Fatalf("OTLP with a header's ciphertext under another name = %v, want ErrCorrupt", err)
+		}
+	})
+}

@@ -1,7 +1,9 @@
 // Package crypt is a decorator of herald.Store that keeps secrets encrypted
-// at rest: environments' signing keys (current and previous) are written
-// sealed with AES-256-GCM and opened again on every read, so that neither a
-// copy of the database nor a backup discloses them.
+// at rest: environments' signing keys (current and previous), integrations'
+// client and webhook secrets and the header values of environments' OTLP
+// exports are written sealed with AES-256-GCM, each bound to where it
+// belongs, and opened again on every read, so that neither a copy of the
+// database nor a backup discloses them.
 //
 // The keys come from HERALD_ENCRYPTION_KEY (ParseKeys): base64 32-byte keys,
 // comma-separated, newest first. Writes use the newest key; reads pick the
