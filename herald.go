@@ -161,11 +161,17 @@ type Lease struct {
 
 // AttemptResult is the outcome of one attempt and the delivery's next state.
 type AttemptResult struct {
-	DeliveryID    string
-	LeaseGen      int64 // the Job's; a stale one makes the store drop the result
-	Attempt       Attempt
-	Status        string     // next delivery status
-	NextAttemptAt *time.Time // when Status is pending
+	DeliveryID string
+	LeaseGen   int64 // the Job's; a stale one makes the store drop the result
+	// EnvironmentID and URL are the delivery's; with Health they count
+	// toward its endpoint (EndpointStore): a success or a failure in the
+	// figures of Attempt.StartedAt's minute and in the endpoint's
+	// consecutive failures, a throttled attempt or "" nowhere.
+	EnvironmentID, URL string
+	Health             string
+	Attempt            Attempt
+	Status             string     // next delivery status
+	NextAttemptAt      *time.Time // when Status is pending
 }
 
 // DeliveryFilter selects deliveries for the log (docs/retries.md).

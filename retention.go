@@ -41,4 +41,8 @@ type RetentionStore interface {
 	// producers' and bulk calls' alike) recorded before before, and
 	// returns how many.
 	PruneIdempotencyKeys(ctx context.Context, before time.Time, limit int) (int, error)
+	// PruneEndpointStats deletes up to limit endpoints' per-minute
+	// figures (EndpointStats) of minutes that began before before, and
+	// returns how many.
+	PruneEndpointStats(ctx context.Context, before time.Time, limit int) (int, error)
 }

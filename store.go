@@ -86,6 +86,7 @@ type Store interface {
 	RetentionStore
 	AdminKeyStore
 	OTLPStore
+	EndpointStore
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -79,14 +79,20 @@ func (p *Pruner) Run(ctx context.Context) {
 	}
 }
 
+// EndpointStatsKept is how long endpoints' per-minute figures are kept:
+// GET /endpoints shows the last hour.
+const EndpointStatsKept = 2 * time.Hour
+
 // Pass prunes everything due now, batch after batch, and returns the
 // number of deliveries deleted and of bodies emptied. Idempotency keys
-// older than their window (herald.IdempotencyWindow) go too, whatever
-// the retention: nothing reads them any more. A store error is logged and
+// older than their window (herald.IdempotencyWindow) and endpoints'
+// figures older than EndpointStatsKept go too, whatever the retention:
+// nothing reads them any more. A store error is logged and
 // ends that kind of pruning until the next pass.
 func (p *Pruner) Pass(ctx context.Context) (deliveries, bodies int) {
 	now := p.cfg.Now()
 	keys := p.loop(ctx, "idempotency keys", now.Add(-herald.IdempotencyWindow), p.cfg.Store.PruneIdempotencyKeys, func(int) {})
+	p.loop(ctx, "endpoint figures", now.Add(-EndpointStatsKept), p.cfg.Store.PruneEndpointStats, func(int) {})
 	if p.cfg.Retention > 0 {
 		deliveries = p.loop(ctx, "deliveries", now.Add(-p.cfg.Retention), p.cfg.Store.PruneDeliveries,
 			func(n int) { p.cfg.Metrics.Pruned(n, 0) })

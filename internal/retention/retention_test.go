@@ -59,6 +59,10 @@ func (f *fakeStore) PruneIdempotencyKeys(_ context.Context, before time.Time, li
 	return f.next("keys", &f.keys, before, limit), nil
 }
 
+func (f *fakeStore) PruneEndpointStats(_ context.Context, before time.Time, limit int) (int, error) {
+	return f.next("endpoint figures", new([]int), before, limit), nil
+}
+
 func (f *fakeStore) taken() []call {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -122,7 +126,7 @@ func TestRunBatchesAndIntervals(t *testing.T) {
 			// The interval: the pass is over.
 			calls := store.taken()
 			wantCalls := []call{
-				{"keys", t0.Add(-24 * time.Hour), 3},
+				{"keys", t0.Add(-24 * time.Hour), 3}, {"endpoint figures", t0.Add(-EndpointStatsKept), 3},
 				{"deliveries", t0.Add(-720 * time.Hour), 3}, {"deliveries", t0.Add(-720 * time.Hour), 3},
 				{"deliveries", t0.Add(-720 * time.Hour), 3},
 				{"bodies", t0.Add(-168 * time.Hour), 3}, {"bodies", t0.Add(-168 * time.Hour), 3},
@@ -141,7 +145,8 @@ func TestRunBatchesAndIntervals(t *testing.T) {
 	}
 	calls := store.taken()
 	later := t0.Add(time.Minute)
-	if want := []call{{"keys", later.Add(-24 * time.Hour), 3}, {"deliveries", later.Add(-720 * time.Hour), 3},
+	if want := []call{{"keys", later.Add(-24 * time.Hour), 3}, {"endpoint figures", later.Add(-EndpointStatsKept), 3},
+		{"deliveries", later.Add(-720 * time.Hour), 3},
 		{"bodies", later.Add(-168 * time.Hour), 3}}; !equalCalls(calls, want) {
 		t.Fatalf("second pass calls %v, want %v", calls, want)
 	}
@@ -184,8 +189,10 @@ func TestZeroKeeps(t *testing.T) {
 		want []call
 	}{
 		{"body retention only", Config{BodyRetention: time.Hour},
-			[]call{{"keys", t0.Add(-24 * time.Hour), DefaultBatch}, {"bodies", t0.Add(-time.Hour), DefaultBatch}}},
-		{"no retention", Config{}, []call{{"keys", t0.Add(-24 * time.Hour), DefaultBatch}}},
+			[]call{{"keys", t0.Add(-24 * time.Hour), DefaultBatch}, {"endpoint figures", t0.Add(-EndpointStatsKept), DefaultBatch},
+				{"bodies", t0.Add(-time.Hour), DefaultBatch}}},
+		{"no retention", Config{}, []call{{"keys", t0.Add(-24 * time.Hour), DefaultBatch},
+			{"endpoint figures", t0.Add(-EndpointStatsKept), DefaultBatch}}},
 	} {
 		store := &fakeStore{}
 		tc.cfg.Store, tc.cfg.Now = store, func() time.Time { return t0 }
@@ -206,8 +213,8 @@ func TestZeroKeeps(t *testing.T) {
 			return ch
 		}})
 	p.Pass(t.Context())
-	if calls := store.taken(); len(calls) != 2 || waits != 1 {
-		t.Errorf("keys pass made calls %v with %d pauses; want 2 calls, 1 pause", calls, waits)
+	if calls := store.taken(); len(calls) != 3 || waits != 1 {
+		t.Errorf("keys pass made calls %v with %d pauses; want 2 keys calls and 1 figures call, 1 pause", calls, waits)
 	}
 }
 

@@ -58,10 +58,10 @@ func jsonObject(b []byte) string {
 	return string(b)
 }
 
-// PutConnection creates or replaces c and rewrites the keys it is found
-// by; when its webhook_url_override is or was set, the change is
-// announced. A replaced connection keeps its created_at, which is set back
-// into c.
+// PutConnection creates or replaces c, rewrites the keys it is found by
+// and makes the endpoint of its webhook_url_override; when the override
+// is or was set, the change is announced. A replaced connection keeps its
+// created_at, which is set back into c.
 func (s *Store) PutConnection(ctx context.Context, c *herald.Connection) (bool, error) {
 	keys := herald.ConnectionKeys(c)
 	fields, names, values := make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys))
@@ -95,6 +95,12 @@ func (s *Store) PutConnection(ctx context.Context, c *herald.Connection) (bool, 
 			if _, err := tx.Exec(ctx, `DELETE FROM connection_keys
 				WHERE environment_id = $1 AND provider_config_key = $2 AND connection_id = $3`,
 				c.EnvironmentID, c.ProviderConfigKey, c.ConnectionID); err != nil {
+				return false, err
+			}
+		}
+		if c.WebhookURLOverride != "" {
+			// The override's endpoint, made with the connection.
+			if err := addEndpoints(ctx, tx, c.EnvironmentID, []string{c.WebhookURLOverride}, c.UpdatedAt); err != nil {
 				return false, err
 			}
 		}

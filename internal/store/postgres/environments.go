@@ -12,14 +12,24 @@ import (
 	herald "github.com/heraldhq/herald"
 )
 
-// CreateEnvironment inserts env; a taken name is herald.ErrConflict.
+// CreateEnvironment inserts env and the endpoints of its URLs, in one
+// batch (one implicit transaction); a taken name is herald.ErrConflict.
 func (s *Store) CreateEnvironment(ctx context.Context, env *herald.Environment) error {
 	settings, err := json.Marshal(env.Settings)
 	if err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO environments (id, name, secret_key_hash, signing_key, settings, created_at)
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO environments (id, name, secret_key_hash, signing_key, settings, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`, env.ID, env.Name, env.SecretKeyHash, env.SigningKey, string(settings), env.CreatedAt)
+	if urls := env.Settings.URLs(); len(urls) > 0 {
+		args, err := endpointArgs(env.ID, urls, env.CreatedAt)
+		if err != nil {
+			return err
+		}
+		b.Queue(insertEndpoints, args...)
+	}
+	err = s.pool.SendBatch(ctx, b).Close()
 	if isUnique(err) {
 		return herald.ErrConflict
 	}
@@ -93,10 +103,10 @@ func (s *Store) DeleteEnvironment(ctx context.Context, id string) error {
 	return err
 }
 
-// changeEnvironment runs one update of environment id and, in the same
-// transaction, tells every process to drop it from its cache (delivered
-// at commit).
-func (s *Store) changeEnvironment(ctx context.Context, what, id, q string, args ...any) error {
+// changeEnvironment runs one update of environment id, then (unless nil)
+// then, and, in the same transaction, tells every process to drop it from
+// its cache (delivered at commit).
+func (s *Store) changeEnvironment(ctx context.Context, what, id string, then func(tx pgx.Tx) error, q string, args ...any) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, q, args...)
 		if err != nil {
@@ -104,6 +114,11 @@ func (s *Store) changeEnvironment(ctx context.Context, what, id, q string, args 
 		}
 		if tag.RowsAffected() == 0 {
 			return herald.ErrNotFound
+		}
+		if then != nil {
+			if err := then(tx); err != nil {
+				return err
+			}
 		}
 		_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, EnvironmentChannel, id)
 		return err
@@ -124,18 +139,22 @@ func (s *Store) EnvironmentByKeyHash(ctx context.Context, hash []byte) (*herald.
 	return scanEnv(s.pool.QueryRow(ctx, envSelect+` WHERE secret_key_hash = $1`, hash))
 }
 
-// UpdateSettings replaces an environment's webhook settings.
+// UpdateSettings replaces an environment's webhook settings and makes
+// the endpoints of its new URLs in the same transaction (after the
+// environment's row is locked: a deletion under way is waited for). The
+// endpoints of URLs it no longer has stay, with their figures.
 func (s *Store) UpdateSettings(ctx context.Context, id string, settings herald.Settings) error {
 	b, err := json.Marshal(settings)
 	if err != nil {
 		return err
 	}
-	return s.changeEnvironment(ctx, "update settings", id, `UPDATE environments SET settings = $1 WHERE id = $2`, string(b), id)
+	endpoints := func(tx pgx.Tx) error { return addEndpoints(ctx, tx, id, settings.URLs(), time.Now()) }
+	return s.changeEnvironment(ctx, "update settings", id, endpoints, `UPDATE environments SET settings = $1 WHERE id = $2`, string(b), id)
 }
 
 // RotateSigningKey makes newKey current; the old key stays valid for
 // Standard Webhooks signatures until previousExpires.
 func (s *Store) RotateSigningKey(ctx context.Context, id, newKey string, previousExpires time.Time) error {
-	return s.changeEnvironment(ctx, "rotate signing key", id, `UPDATE environments SET previous_signing_key = signing_key,
+	return s.changeEnvironment(ctx, "rotate signing key", id, nil, `UPDATE environments SET previous_signing_key = signing_key,
 		previous_key_expires_at = $1, signing_key = $2 WHERE id = $3`, previousExpires, newKey, id)
 }

@@ -37,7 +37,8 @@ func (s *Store) PruneDeliveries(ctx context.Context, before time.Time, limit int
 }
 
 // PruneBodies empties the bodies of a batch of old events whose
-// deliveries are all finished, and their deliveries' own bodies, in one
+// deliveries are all finished (a held delivery is not: it is sent once
+// its endpoint is enabled), and their deliveries' own bodies, in one
 // statement. The events are a range of events_body_kept, oldest first,
 // each checked against deliveries_event; locked ones are skipped.
 func (s *Store) PruneBodies(ctx context.Context, before time.Time, limit int) (int, error) {
@@ -47,7 +48,7 @@ func (s *Store) PruneBodies(ctx context.Context, before time.Time, limit int) (i
 	tag, err := s.pool.Exec(ctx, `WITH picked AS (
 			SELECT id FROM events e
 			WHERE NOT body_pruned AND created_at < $1
-			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status IN ('pending', 'sending'))
+			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status IN ('pending', 'sending', 'held'))
 			ORDER BY created_at LIMIT $2
 			FOR UPDATE SKIP LOCKED),
 		bodies AS (
@@ -74,6 +75,26 @@ func (s *Store) PruneIdempotencyKeys(ctx context.Context, before time.Time, limi
 		WHERE k.environment_id = picked.environment_id AND k.key = picked.key`, before, limit)
 	if err != nil {
 		return 0, fmt.Errorf("prune idempotency keys: %w", wrap(err))
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// PruneEndpointStats deletes a batch of the oldest endpoint minutes that
+// began before before (a range of endpoint_minutes_minute) in one
+// statement; minutes another transaction holds (RecordAttempts adding to
+// one) are skipped.
+func (s *Store) PruneEndpointStats(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, `WITH picked AS (
+			SELECT environment_id, url, minute FROM endpoint_minutes
+			WHERE minute < $1 ORDER BY minute LIMIT $2
+			FOR UPDATE SKIP LOCKED)
+		DELETE FROM endpoint_minutes m USING picked
+		WHERE m.environment_id = picked.environment_id AND m.url = picked.url AND m.minute = picked.minute`, before, limit)
+	if err != nil {
+		return 0, fmt.Errorf("prune endpoint stats: %w", wrap(err))
 	}
 	return int(tag.RowsAffected()), nil
 }

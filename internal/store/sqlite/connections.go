@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	herald "github.com/heraldhq/herald"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -64,12 +65,17 @@ func jsonObject(b []byte) string {
 }
 
 // PutConnection creates or replaces c and rewrites the keys it is found
-// by. A replaced connection keeps its created_at, which is set back into c.
+// by, and makes the endpoint of its override when it is new. A replaced
+// connection keeps its created_at, which is set back into c.
 func (s *Store) PutConnection(ctx context.Context, c *herald.Connection) (bool, error) {
 	keys := herald.ConnectionKeys(c)
 	cfg, meta, tags := jsonObject(c.ConnectionConfig), jsonObject(c.Metadata), jsonObject(c.Tags)
 	var created bool
 	var createdAt int64
+	updated := c.UpdatedAt
+	if updated.IsZero() {
+		updated = time.Now()
+	}
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// One writer: nothing can come between the read and the writes.
 		err := tx.QueryRowContext(ctx, `SELECT created_at FROM connections
@@ -92,6 +98,11 @@ func (s *Store) PutConnection(ctx context.Context, c *herald.Connection) (bool, 
 		}
 		if err != nil {
 			return fmt.Errorf("put connection: %w", unavailable(err))
+		}
+		if c.WebhookURLOverride != "" {
+			if err := ensureEndpoints(ctx, tx, c.EnvironmentID, []string{c.WebhookURLOverride}, updated); err != nil {
+				return err
+			}
 		}
 		if !created {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM connection_keys

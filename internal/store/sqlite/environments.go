@@ -12,7 +12,8 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-// CreateEnvironment inserts env; a taken name is herald.ErrConflict.
+// CreateEnvironment inserts env, and the endpoints of its settings' URLs;
+// a taken name is herald.ErrConflict.
 func (s *Store) CreateEnvironment(ctx context.Context, env *herald.Environment) error {
 	settings, err := json.Marshal(env.Settings)
 	if err != nil {
@@ -27,7 +28,7 @@ func (s *Store) CreateEnvironment(ctx context.Context, env *herald.Environment) 
 		if err != nil {
 			return fmt.Errorf("create environment: %w", unavailable(err))
 		}
-		return nil
+		return ensureEndpoints(ctx, tx, env.ID, env.Settings.URLs(), env.CreatedAt)
 	})
 }
 
@@ -102,7 +103,8 @@ func (s *Store) EnvironmentByKeyHash(ctx context.Context, hash []byte) (*herald.
 	return scanEnv(s.r.QueryRowContext(ctx, envSelect+` WHERE secret_key_hash = ?`, hash))
 }
 
-// UpdateSettings replaces an environment's webhook settings.
+// UpdateSettings replaces an environment's webhook settings and makes the
+// endpoints of URLs new to it.
 func (s *Store) UpdateSettings(ctx context.Context, id string, settings herald.Settings) error {
 	b, err := json.Marshal(settings)
 	if err != nil {
@@ -116,7 +118,7 @@ func (s *Store) UpdateSettings(ctx context.Context, id string, settings herald.S
 		if n, _ := res.RowsAffected(); n == 0 {
 			return herald.ErrNotFound
 		}
-		return nil
+		return ensureEndpoints(ctx, tx, id, settings.URLs(), time.Now())
 	})
 }
 

@@ -12,9 +12,10 @@ import (
 )
 
 // ClaimDue takes back deliveries whose lease ended before req.Now, then
-// marks up to req.Limit due deliveries as sending, oldest due first, and
-// returns them with their bodies (their own, or their event's) and their
-// event's headers and trace parent.
+// marks up to req.Limit due deliveries as sending, oldest due first (ties
+// in id order, creation order: a range of deliveries_due, read in its
+// order), and returns them with their bodies (their own, or their
+// event's) and their event's headers and trace parent.
 func (s *Store) ClaimDue(ctx context.Context, req herald.ClaimRequest) ([]herald.Job, error) {
 	var jobs []herald.Job
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
@@ -34,7 +35,7 @@ func (s *Store) ClaimDue(ctx context.Context, req herald.ClaimRequest) ([]herald
 		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = 'sending', lease_until = ?, updated_at = ?,
 				lease_gen = lease_gen + 1
 			WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?`+exclude+`
-			ORDER BY next_attempt_at LIMIT ?)
+			ORDER BY next_attempt_at, id LIMIT ?)
 			RETURNING id, event_id, environment_id, url, attempts, lease_gen, body, round_start, type, connection_id`, args...)
 		if err != nil {
 			return fmt.Errorf("claim: %w", unavailable(err))
@@ -108,24 +109,41 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	return fromMS(next.Int64), true, nil
 }
 
-// RecordAttempts writes attempt rows and the deliveries' new states.
+// RecordAttempts writes attempt rows and the deliveries' new states, and
+// counts the written ones toward their endpoints (recordHealth).
 func (s *Store) RecordAttempts(ctx context.Context, results []herald.AttemptResult) error {
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		ins := tx.StmtContext(ctx, s.stmts.insertAttempt)
 		upd := tx.StmtContext(ctx, s.stmts.updateDelivery)
-		for _, r := range results {
+		var h *healthTally // made for the first result that counts
+		for i, r := range results {
 			a := r.Attempt
 			end := a.StartedAt.Add(time.Duration(a.DurationMS) * time.Millisecond)
 			if _, err := ins.ExecContext(ctx, r.DeliveryID, a.Number, ms(a.StartedAt), a.DurationMS, a.StatusCode, a.Error,
 				a.ResponseBody, r.DeliveryID, r.LeaseGen); err != nil {
 				return fmt.Errorf("record attempt: %w", unavailable(err))
 			}
-			if _, err := upd.ExecContext(ctx, r.Status, a.Number, nullMS(r.NextAttemptAt), a.StatusCode, a.Error,
-				ms(end), r.DeliveryID, r.LeaseGen); err != nil {
+			res, err := upd.ExecContext(ctx, r.Status, a.Number, nullMS(r.NextAttemptAt), a.StatusCode, a.Error,
+				ms(end), r.DeliveryID, r.LeaseGen)
+			if err != nil {
 				return fmt.Errorf("record delivery state: %w", unavailable(err))
 			}
+			if r.EnvironmentID == "" || r.URL == "" || (r.Health != herald.HealthSuccess && r.Health != herald.HealthFailure) {
+				continue
+			}
+			// A stale lease wrote nothing: its attempt counts nowhere.
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				continue
+			}
+			if h == nil {
+				h = newHealthTally()
+			}
+			h.add(results, i)
 		}
-		return nil
+		if h == nil {
+			return nil
+		}
+		return s.recordHealth(ctx, tx, results, h)
 	})
 }
 

@@ -42,7 +42,8 @@ func (s *Store) PruneDeliveries(ctx context.Context, before time.Time, limit int
 }
 
 // PruneBodies empties the bodies of a batch of old events whose
-// deliveries are all finished, in one write of the group commit. The
+// deliveries are all finished (held ones are not: they are sent once
+// their endpoint is enabled), in one write of the group commit. The
 // events are a range of events_body_kept, oldest first, each checked
 // against deliveries_event.
 func (s *Store) PruneBodies(ctx context.Context, before time.Time, limit int) (int, error) {
@@ -54,7 +55,8 @@ func (s *Store) PruneBodies(ctx context.Context, before time.Time, limit int) (i
 		n = 0
 		rows, err := tx.QueryContext(ctx, `UPDATE events SET body = 'null', body_pruned = 1 WHERE id IN (SELECT id FROM events
 			WHERE body_pruned = 0 AND created_at < ?
-			AND NOT EXISTS (SELECT 1 FROM deliveries WHERE deliveries.event_id = events.id AND deliveries.status IN ('pending', 'sending'))
+			AND NOT EXISTS (SELECT 1 FROM deliveries WHERE deliveries.event_id = events.id
+				AND deliveries.status IN ('pending', 'sending', 'held'))
 			ORDER BY created_at LIMIT ?) RETURNING id`, ms(before), limit)
 		if err != nil {
 			return fmt.Errorf("prune bodies: %w", unavailable(err))
@@ -101,6 +103,29 @@ func (s *Store) PruneIdempotencyKeys(ctx context.Context, before time.Time, limi
 			SELECT environment_id, key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?)`, ms(before), limit)
 		if err != nil {
 			return fmt.Errorf("prune idempotency keys: %w", unavailable(err))
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return int(n), nil
+}
+
+// PruneEndpointStats deletes a batch of the oldest per-minute figures of
+// minutes that began before before (a range of endpoint_minutes_minute),
+// in one write of the group commit.
+func (s *Store) PruneEndpointStats(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	var n int64
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM endpoint_minutes WHERE (environment_id, url, minute) IN (
+			SELECT environment_id, url, minute FROM endpoint_minutes WHERE minute < ? ORDER BY minute LIMIT ?)`, ms(before), limit)
+		if err != nil {
+			return fmt.Errorf("prune endpoint stats: %w", unavailable(err))
 		}
 		n, err = res.RowsAffected()
 		return err

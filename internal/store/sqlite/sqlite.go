@@ -409,6 +409,8 @@ func (s *Store) Ping(ctx context.Context) error {
 
 type statements struct {
 	insertEvent, insertDelivery, getIdem, putIdem, insertAttempt, updateDelivery, eventBody, renew, release, expire *sql.Stmt
+	// RecordAttempts' writes to endpoints (recordHealth).
+	endpointMinute, endpointRecovered, endpointFailing *sql.Stmt
 }
 
 func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
@@ -442,11 +444,15 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 		WHERE id = ? AND lease_gen = ? AND status = 'sending'`)
 	st.expire = p(`UPDATE deliveries SET status = 'pending', lease_until = NULL, next_attempt_at = coalesce(next_attempt_at, ?)
 		WHERE status = 'sending' AND lease_until < ?`)
+	st.endpointMinute = p(endpointMinuteSQL)
+	st.endpointRecovered = p(endpointRecoveredSQL)
+	st.endpointFailing = p(endpointFailingSQL)
 	return err
 }
 
 func (st *statements) close() {
-	for _, s := range []*sql.Stmt{st.insertEvent, st.insertDelivery, st.getIdem, st.putIdem, st.insertAttempt, st.updateDelivery, st.eventBody, st.renew, st.release, st.expire} {
+	for _, s := range []*sql.Stmt{st.insertEvent, st.insertDelivery, st.getIdem, st.putIdem, st.insertAttempt, st.updateDelivery,
+		st.eventBody, st.renew, st.release, st.expire, st.endpointMinute, st.endpointRecovered, st.endpointFailing} {
 		if s != nil {
 			s.Close()
 		}

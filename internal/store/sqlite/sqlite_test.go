@@ -460,8 +460,15 @@ func benchmarkIngest(b *testing.B, workers int) {
 }
 
 // BenchmarkClaimRecord measures the dispatcher's side: per operation, claim
-// 1,000 due deliveries and record 1,000 outcomes.
+// 1,000 due deliveries and record 1,000 outcomes, counted toward their
+// endpoint (health=true, as the dispatcher records them) or not.
 func BenchmarkClaimRecord(b *testing.B) {
+	for _, health := range []bool{true, false} {
+		b.Run(fmt.Sprintf("health=%v", health), func(b *testing.B) { benchmarkClaimRecord(b, health) })
+	}
+}
+
+func benchmarkClaimRecord(b *testing.B, health bool) {
 	const batch = 1000
 	s := open(b, filepath.Join(b.TempDir(), "herald.db"))
 	env := newEnv(b, s, "bench")
@@ -496,6 +503,9 @@ func BenchmarkClaimRecord(b *testing.B) {
 		for i, j := range jobs {
 			results[i] = herald.AttemptResult{DeliveryID: j.DeliveryID, LeaseGen: j.LeaseGen, Status: herald.StatusSucceeded,
 				Attempt: herald.Attempt{Number: 1, StartedAt: now, DurationMS: 12, StatusCode: &code}}
+			if health {
+				results[i].EnvironmentID, results[i].URL, results[i].Health = j.EnvironmentID, j.URL, herald.HealthSuccess
+			}
 		}
 		if err := s.RecordAttempts(ctx, results); err != nil {
 			b.Fatal(err)

@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) herald.Store) {
 		{"Stats", statsTests()},
 		{"Retention", retentionTests()},
 		{"OTLP", otlpTests()},
+		{"Endpoints", endpointTests()},
 		{"Misc", []test{{"Ping", testPing}, {"ClosedIsUnavailable", testClosedIsUnavailable}}},
 	}
 	for _, g := range groups {
