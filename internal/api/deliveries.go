@@ -170,10 +170,16 @@ func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, env *herald
 	// The request herald sends: the headers of the last attempt (or the
 	// first, before any), signed now; signatures with a timestamp differ
 	// from one attempt to the next.
+	var static map[string]string // the endpoint's own headers
+	if ep, err := s.store.EndpointByURL(r.Context(), env.ID, d.URL); err == nil {
+		static = ep.Headers
+	} else if !errors.Is(err, herald.ErrNotFound) {
+		return err
+	}
 	headers := map[string]string{}
 	number := max(1, d.Attempts)
 	for name, vs := range dispatch.RequestHeaders(env, herald.Job{DeliveryID: d.ID, EventID: d.EventID, Body: body,
-		Headers: ev.Headers}, number, time.Now()) {
+		Headers: ev.Headers}, static, number, time.Now()) {
 		headers[name] = strings.Join(vs, ", ")
 	}
 	log := make([]attemptJSON, 0, len(attempts))

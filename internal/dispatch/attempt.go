@@ -24,10 +24,14 @@ const maxResponseBody = 4 << 10
 // attempt makes one attempt of job and decides the delivery's next state.
 // ok is false when the attempt was interrupted by shutdown and must not be
 // recorded.
-func (d *Dispatcher) attempt(ctx context.Context, job herald.Job) (res herald.AttemptResult, ok bool) {
+// ep is job's endpoint, nil when it has none yet: its static headers go
+// with the request.
+func (d *Dispatcher) attempt(ctx context.Context, job herald.Job, ep *herald.Endpoint) (res herald.AttemptResult, ok bool) {
 	number := job.Attempts + 1
-	// The lease generation (fencing token) travels with the outcome.
-	res = herald.AttemptResult{DeliveryID: job.DeliveryID, LeaseGen: job.LeaseGen, Attempt: herald.Attempt{Number: number}}
+	// The lease generation (fencing token) travels with the outcome, the
+	// environment and URL for the endpoint's figures.
+	res = herald.AttemptResult{DeliveryID: job.DeliveryID, LeaseGen: job.LeaseGen, EnvironmentID: job.EnvironmentID, URL: job.URL,
+		Attempt: herald.Attempt{Number: number}}
 	span := d.cfg.Tracing.StartAttempt(ctx, job, number)
 	defer func() { span.End(res, ok) }()
 	env, err := d.store.EnvironmentByID(ctx, job.EnvironmentID)
@@ -41,7 +45,9 @@ func (d *Dispatcher) attempt(ctx context.Context, job herald.Job) (res herald.At
 			res.Attempt.Error = ptr("environment deleted")
 			return res, true
 		}
-		return d.decide(res, job.RoundStart, env, fmt.Errorf("load environment: %w", err), nil, time.Now()), true
+		res = d.decide(res, job.RoundStart, env, fmt.Errorf("load environment: %w", err), nil, time.Now())
+		res.Health = "" // herald's trouble, not the endpoint's
+		return res, true
 	}
 
 	timeout := env.Settings.Timeout()
@@ -55,7 +61,11 @@ func (d *Dispatcher) attempt(ctx context.Context, job herald.Job) (res herald.At
 		return res, true
 	}
 	start := time.Now()
-	setHeaders(req.Header, env, job, number, start)
+	var static map[string]string
+	if ep != nil {
+		static = ep.Headers
+	}
+	setHeaders(req.Header, env, job, static, number, start)
 	res.Attempt.StartedAt = start
 	resp, err := d.cfg.Client.Do(req)
 	if err != nil {
@@ -124,20 +134,27 @@ func (d *Dispatcher) decide(res herald.AttemptResult, roundStart int, env *heral
 			res.Attempt.Error = ptr(strings.Join(notes, "; "))
 		}
 		if code >= 200 && code < 300 && err == nil {
-			res.Status = herald.StatusSucceeded
+			res.Status, res.Health = herald.StatusSucceeded, herald.HealthSuccess
 			return res
 		}
+		res.Health = herald.HealthFailure
 		if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
 			retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), end)
+			if retryAfter > 0 {
+				// The endpoint asked for time: not a failure of its own.
+				res.Health = herald.HealthThrottled
+			}
 		}
 	} else {
 		res.Attempt.Error = ptr(text(err.Error()))
 		var blocked *egress.BlockedError
 		if errors.As(err, &blocked) {
-			// The URL now resolves somewhere it must not: a final answer.
+			// The URL now resolves somewhere it must not: a final answer,
+			// and no word on the endpoint's health.
 			res.Status = herald.StatusSkipped
 			return res
 		}
+		res.Health = herald.HealthFailure
 	}
 	policy := herald.DefaultRetryPolicy()
 	if env != nil {
@@ -156,17 +173,19 @@ func (d *Dispatcher) decide(res herald.AttemptResult, roundStart int, env *heral
 }
 
 // RequestHeaders returns the headers of attempt number of job as herald
-// sends them at now (docs/webhooks.md), for the delivery log to show.
-func RequestHeaders(env *herald.Environment, job herald.Job, number int, now time.Time) http.Header {
+// sends them at now (docs/webhooks.md), with the endpoint's static
+// headers, for the delivery log to show.
+func RequestHeaders(env *herald.Environment, job herald.Job, static map[string]string, number int, now time.Time) http.Header {
 	h := http.Header{}
-	setHeaders(h, env, job, number, now)
+	setHeaders(h, env, job, static, number, now)
 	return h
 }
 
 // setHeaders sets every header of a webhook request (docs/webhooks.md).
-func setHeaders(h http.Header, env *herald.Environment, job herald.Job, number int, now time.Time) {
-	// A forward carries the provider's headers (SPEC §9); herald's own,
-	// set below, take their place where names meet.
+func setHeaders(h http.Header, env *herald.Environment, job herald.Job, static map[string]string, number int, now time.Time) {
+	// A forward carries the provider's headers (SPEC §9); the endpoint's
+	// static headers come next, and herald's own, set below, take their
+	// place where names meet.
 	if len(job.Headers) > 0 {
 		var extra map[string]string
 		if json.Unmarshal(job.Headers, &extra) == nil {
@@ -175,6 +194,10 @@ func setHeaders(h http.Header, env *herald.Environment, job herald.Job, number i
 				h[http.CanonicalHeaderKey(name)] = []string{v}
 			}
 		}
+	}
+	for name, v := range static {
+		// PATCH /endpoints/{id} refused herald's own names (ReservedHeader).
+		h[http.CanonicalHeaderKey(name)] = []string{v}
 	}
 	h["Content-Type"] = []string{"application/json"}
 	h["User-Agent"] = []string{"herald/" + herald.Version}

@@ -226,3 +226,57 @@ func TestAttemptResponseBodyWithNUL(t *testing.T) {
 		})
 	}
 }
+
+// What an attempt says of its endpoint's health: a 2xx is a success; any
+// other answer a failure, but for a 429 or 503 with a Retry-After, which
+// asks for time and counts nowhere.
+func TestAttemptHealth(t *testing.T) {
+	later := time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
+	for _, c := range []struct {
+		name       string
+		status     int
+		retryAfter string
+		failures   int
+		counted    int64 // attempts in the endpoint's figures
+		successes  int64
+	}{
+		{"2xx", 204, "", 0, 1, 1},
+		{"500", 500, "", 1, 1, 0},
+		{"429 without Retry-After", 429, "", 1, 1, 0},
+		{"429 with Retry-After seconds", 429, "1", 0, 0, 0},
+		{"503 with Retry-After date", 503, later, 0, 0, 0},
+		{"503 with a Retry-After in the past", 503, "Mon, 02 Jan 2006 15:04:05 GMT", 1, 1, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				if c.retryAfter != "" {
+					w.Header().Set("Retry-After", c.retryAfter)
+				}
+				w.WriteHeader(c.status)
+			}))
+			t.Cleanup(srv.Close)
+			store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "h.db"), sqlite.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { store.Close() })
+			url := srv.URL + "/hook"
+			del, _ := deliverOne(t, store, url)
+			ep, err := store.EndpointByURL(t.Context(), del.EnvironmentID, url)
+			if err != nil {
+				t.Fatalf("EndpointByURL: %v", err)
+			}
+			if ep.ConsecutiveFailures != c.failures {
+				t.Errorf("consecutive failures %d, want %d", ep.ConsecutiveFailures, c.failures)
+			}
+			stats, err := store.EndpointStats(t.Context(), del.EnvironmentID, []string{url}, time.Now().Add(-time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := stats[url]; st.Attempts != c.counted || st.Successes != c.successes {
+				t.Errorf("figures %d attempts, %d successes; want %d, %d", st.Attempts, st.Successes, c.counted, c.successes)
+			}
+		})
+	}
+}

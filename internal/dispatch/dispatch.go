@@ -63,6 +63,10 @@ type Dispatcher struct {
 	inflight sync.WaitGroup
 	// lags are live deliveries' recent waits (LiveLag).
 	lags lagWindow
+	// gates are endpoints' own limits in this process; urlConcurrency
+	// their MaxConcurrency by URL, which bounds a lane's workers.
+	gates          gates
+	urlConcurrency map[string]int
 }
 
 // New returns a Dispatcher for cfg.
@@ -105,6 +109,8 @@ func New(cfg Config) *Dispatcher {
 		results: make(chan herald.AttemptResult, 4096),
 		lanes:   make(map[string]*lane),
 		held:    make(map[string]int64),
+
+		urlConcurrency: make(map[string]int),
 	}
 }
 

@@ -44,11 +44,22 @@ func (d *Dispatcher) lane(url string) *lane {
 // enqueueLocked queues j on l and starts a worker if the lane has room.
 func (d *Dispatcher) enqueueLocked(l *lane, j herald.Job) {
 	l.queue = append(l.queue, j)
-	if l.active < d.cfg.LaneConcurrency {
+	if l.active < d.workersLocked(l.url) {
 		l.active++
 		d.inflight.Add(1)
 		go d.work(d.sendCtx, l)
 	}
+}
+
+// workersLocked is how many attempts a lane may have in flight:
+// LaneConcurrency, or less when its endpoint says so (MaxConcurrency, as
+// the lane's workers last saw it). With one, the lane's deliveries go
+// strictly in order.
+func (d *Dispatcher) workersLocked(url string) int {
+	if c := d.urlConcurrency[url]; c > 0 {
+		return min(c, d.cfg.LaneConcurrency)
+	}
+	return d.cfg.LaneConcurrency
 }
 
 // laneLimitLocked is how many deliveries one lane may hold now: half of
@@ -65,7 +76,7 @@ func (d *Dispatcher) work(ctx context.Context, l *lane) {
 	defer d.inflight.Done()
 	for {
 		d.mu.Lock()
-		if l.len() == 0 || d.stopping {
+		if l.len() == 0 || d.stopping || l.active > d.workersLocked(l.url) {
 			l.active--
 			if l.active == 0 && l.len() == 0 && l.reserved == 0 {
 				delete(d.lanes, l.url)
@@ -80,9 +91,29 @@ func (d *Dispatcher) work(ctx context.Context, l *lane) {
 			d.lags.observe(now, now.Sub(job.Handed))
 		}
 
-		d.cfg.Metrics.AttemptStarted()
-		res, ok := d.attempt(ctx, job)
-		d.cfg.Metrics.AttemptDone(res, ok)
+		ep := d.endpoint(ctx, job)
+		d.mu.Lock()
+		if ep != nil && ep.MaxConcurrency != nil {
+			d.urlConcurrency[job.URL] = *ep.MaxConcurrency
+		} else {
+			delete(d.urlConcurrency, job.URL)
+		}
+		d.mu.Unlock()
+		if ep != nil && ep.Disabled && d.hold(ctx, job) {
+			d.mu.Lock()
+			delete(d.held, job.DeliveryID)
+			d.mu.Unlock()
+			continue
+		}
+		gt := d.gates.of(ep)
+		ok := gt.enter(ctx) == nil
+		var res herald.AttemptResult
+		if ok {
+			d.cfg.Metrics.AttemptStarted()
+			res, ok = d.attempt(ctx, job, ep)
+			d.cfg.Metrics.AttemptDone(res, ok)
+			gt.leave()
+		}
 		if !ok {
 			// Interrupted by shutdown: give it back untouched.
 			lease := []herald.Lease{{DeliveryID: job.DeliveryID, Gen: job.LeaseGen}}

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -11,8 +12,8 @@ import (
 // DefaultTTL bounds how long a change made by another process can go unseen.
 const DefaultTTL = 2 * time.Second
 
-// Store is a herald.Store whose environment and integration reads are
-// cached. Every other method is the wrapped store's own.
+// Store is a herald.Store whose environment, integration and endpoint
+// reads are cached. Every other method is the wrapped store's own.
 type Store struct {
 	herald.Store
 	ttl time.Duration
@@ -24,6 +25,9 @@ type Store struct {
 	// integrations caches Integration by environment, then key; an
 	// environment's entries go with it.
 	integrations map[string]map[string]integrationEntry
+	// endpoints caches EndpointByURL by environment, then URL, misses
+	// included (nil): the dispatcher reads it before every attempt.
+	endpoints map[string]map[string]endpointEntry
 	// gen counts invalidations, so a load that raced with one is not cached.
 	gen uint64
 }
@@ -35,6 +39,11 @@ type entry struct {
 
 type integrationEntry struct {
 	in     *herald.Integration
+	loaded time.Time
+}
+
+type endpointEntry struct {
+	ep     *herald.Endpoint // nil: none
 	loaded time.Time
 }
 
@@ -55,7 +64,7 @@ func New(store herald.Store, opts Options) *Store {
 		opts.Now = time.Now
 	}
 	c := &Store{Store: store, ttl: opts.TTL, now: opts.Now, byID: make(map[string]entry), byHash: make(map[string]entry),
-		integrations: make(map[string]map[string]integrationEntry)}
+		integrations: make(map[string]map[string]integrationEntry), endpoints: make(map[string]map[string]endpointEntry)}
 	if changes := store.EnvironmentChanges(); changes != nil {
 		// Changes made through other processes: drop them at once. The
 		// loop ends when the store closes the channel.
@@ -159,6 +168,55 @@ func (c *Store) DeleteConnection(ctx context.Context, envID, key, connectionID s
 	return c.Store.DeleteConnection(ctx, envID, key, connectionID)
 }
 
+// EndpointByURL returns envID's endpoint for url, or ErrNotFound; the
+// result is shared: do not modify it. Changes made through another
+// process show within the TTL.
+func (c *Store) EndpointByURL(ctx context.Context, envID, url string) (*herald.Endpoint, error) {
+	c.mu.Lock()
+	e, ok := c.endpoints[envID][url]
+	gen := c.gen
+	c.mu.Unlock()
+	if ok && c.now().Sub(e.loaded) < c.ttl {
+		if e.ep == nil {
+			return nil, herald.ErrNotFound
+		}
+		return e.ep, nil
+	}
+	ep, err := c.Store.EndpointByURL(ctx, envID, url)
+	if err != nil && !errors.Is(err, herald.ErrNotFound) {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.gen == gen {
+		m := c.endpoints[envID]
+		if m == nil {
+			m = make(map[string]endpointEntry)
+			c.endpoints[envID] = m
+		}
+		m[url] = endpointEntry{ep: ep, loaded: c.now()}
+	}
+	c.mu.Unlock()
+	return ep, err
+}
+
+// UpdateEndpoint writes through and drops the environment's entries.
+func (c *Store) UpdateEndpoint(ctx context.Context, envID, id string, p herald.EndpointPatch, now time.Time) (*herald.Endpoint, error) {
+	defer c.invalidate(envID)
+	return c.Store.UpdateEndpoint(ctx, envID, id, p, now)
+}
+
+// DisableEndpoint writes through and drops the environment's entries.
+func (c *Store) DisableEndpoint(ctx context.Context, envID, id, reason string, now time.Time) (*herald.Endpoint, error) {
+	defer c.invalidate(envID)
+	return c.Store.DisableEndpoint(ctx, envID, id, reason, now)
+}
+
+// EnableEndpoint writes through and drops the environment's entries.
+func (c *Store) EnableEndpoint(ctx context.Context, envID, id string, now time.Time) (*herald.Endpoint, int, error) {
+	defer c.invalidate(envID)
+	return c.Store.EnableEndpoint(ctx, envID, id, now)
+}
+
 func (c *Store) get(m map[string]entry, key string, load func() (*herald.Environment, error)) (*herald.Environment, error) {
 	c.mu.Lock()
 	e, ok := m[key]
@@ -188,6 +246,7 @@ func (c *Store) flush() {
 	clear(c.byID)
 	clear(c.byHash)
 	clear(c.integrations)
+	clear(c.endpoints)
 	c.gen++
 }
 
@@ -202,5 +261,6 @@ func (c *Store) invalidate(id string) {
 	}
 	delete(c.byID, id)
 	delete(c.integrations, id)
+	delete(c.endpoints, id)
 	c.gen++
 }

@@ -120,3 +120,65 @@ func TestCacheMissIsNotCached(t *testing.T) {
 		t.Fatalf("%d reads, want 2: misses are not cached", n)
 	}
 }
+
+// endpointReads counts the endpoint reads that reach the database.
+type endpointReads struct {
+	herald.Store
+	reads atomic.Int64
+}
+
+func (s *endpointReads) EndpointByURL(ctx context.Context, envID, url string) (*herald.Endpoint, error) {
+	s.reads.Add(1)
+	return s.Store.EndpointByURL(ctx, envID, url)
+}
+
+// Endpoints by URL are cached, misses too (the dispatcher asks before
+// every attempt); the cache's own endpoint writes drop them at once.
+func TestCacheEndpoints(t *testing.T) {
+	ctx := context.Background()
+	st, env := setup(t)
+	url := "https://hooks.example.com/a"
+	settings := env.Settings
+	settings.PrimaryURL = &url
+	if err := st.UpdateSettings(ctx, env.ID, settings); err != nil {
+		t.Fatal(err)
+	}
+	counting := &endpointReads{Store: st}
+	c := cache.New(counting, cache.Options{TTL: time.Hour})
+	var ep *herald.Endpoint
+	for range 5 {
+		var err error
+		if ep, err = c.EndpointByURL(ctx, env.ID, url); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.EndpointByURL(ctx, env.ID, "https://elsewhere.example.com/"); !errors.Is(err, herald.ErrNotFound) {
+			t.Fatalf("unknown URL: %v, want ErrNotFound", err)
+		}
+	}
+	if n := counting.reads.Load(); n != 2 {
+		t.Fatalf("%d reads reached the store, want 2 (one per URL)", n)
+	}
+	if ep.Disabled {
+		t.Fatal("a new endpoint is disabled")
+	}
+	if _, err := c.DisableEndpoint(ctx, env.ID, ep.ID, herald.DisabledManually, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.EndpointByURL(ctx, env.ID, url)
+	if err != nil || !got.Disabled {
+		t.Fatalf("after DisableEndpoint through the cache: %+v, %v; want it disabled at once", got, err)
+	}
+	if _, _, err := c.EnableEndpoint(ctx, env.ID, ep.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.EndpointByURL(ctx, env.ID, url); err != nil || got.Disabled {
+		t.Fatalf("after EnableEndpoint: %+v, %v; want it enabled", got, err)
+	}
+	limit := 3
+	if _, err := c.UpdateEndpoint(ctx, env.ID, ep.ID, herald.EndpointPatch{SetConcurrency: true, MaxConcurrency: &limit}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.EndpointByURL(ctx, env.ID, url); err != nil || got.MaxConcurrency == nil || *got.MaxConcurrency != 3 {
+		t.Fatalf("after UpdateEndpoint: %+v, %v; want max concurrency 3", got, err)
+	}
+}
