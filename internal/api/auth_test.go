@@ -44,6 +44,11 @@ var authRoutes = []route{
 	{"GET", "/deliveries/{id}", false, ""},
 	{"POST", "/deliveries/{id}/retry", false, ""},
 	{"POST", "/deliveries/recover", false, `{"since":"2020-01-01T00:00:00Z","until":"2030-01-01T00:00:00Z"}`},
+	{"GET", "/endpoints", false, ""},
+	{"GET", "/endpoints/{id}", false, ""},
+	{"PATCH", "/endpoints/{id}", false, `{"rate_limit_per_s":5}`},
+	{"POST", "/endpoints/{id}/enable", false, ""},
+	{"POST", "/endpoints/{id}/disable", false, ""},
 }
 
 // TestAuthRoutesCoverServer keeps authRoutes in step with server.go: every
@@ -97,6 +102,13 @@ func TestAuthentication(t *testing.T) {
 		"/events/{id}/replay":      ev.ID,
 		"/deliveries/{id}":         ev.Deliveries[0].ID,
 		"/deliveries/{id}/retry":   ev.Deliveries[0].ID,
+	}
+	ep, err := f.store.EndpointByURL(t.Context(), owner.ID, rc.URL("/owner"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/endpoints/{id}", "/endpoints/{id}/enable", "/endpoints/{id}/disable"} {
+		ids[p] = ep.ID
 	}
 	path := func(pattern string) string {
 		if id, ok := ids[pattern]; ok {

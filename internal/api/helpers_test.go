@@ -119,8 +119,8 @@ func newFixture(t *testing.T, o options) *fixture {
 	reg := registry.New(registry.Config{Store: store, KnownProvider: forward.Known,
 		CheckURL: func(ctx context.Context, u string) error { return egress.CheckURL(ctx, u, egressOpts) }})
 	srv := api.New(api.Config{Store: store, Intake: in, Environments: envs, Registry: reg,
-		Forward:        forward.New(forward.Config{Store: store, Intake: in, Now: o.forwardNow}),
-		Resend:         rs,
+		Forward: forward.New(forward.Config{Store: store, Intake: in, Now: o.forwardNow}),
+		Resend:  rs, Notify: d.Notify,
 		AdminKeyHashes: hashes, Logger: discard, BodyBudget: o.bodyBudget})
 	for pattern, h := range o.mount {
 		srv.Mount(pattern, h)

@@ -56,6 +56,13 @@ type Config struct {
 	// Tracing traces the requests that accept events (docs/running.md,
 	// Traces); nil: none.
 	Tracing *tracing.Tracing
+	// Notify tells the dispatcher that deliveries became due (an endpoint
+	// enabled releases its held ones); nil: nothing to tell.
+	Notify func()
+	// EndpointConcurrency is the dispatcher's attempts in flight per URL,
+	// shown as the concurrency of an endpoint without a limit of its own;
+	// 0: the dispatcher's default, 32.
+	EndpointConcurrency int
 }
 
 // Server is the HTTP API.
@@ -120,6 +127,12 @@ func New(cfg Config) *Server {
 	m.HandleFunc("GET /deliveries/{id}", s.env(s.getDelivery))
 	m.HandleFunc("POST /deliveries/{id}/retry", s.env(s.retryDelivery))
 	m.HandleFunc("POST /deliveries/recover", s.env(s.recoverDeliveries))
+
+	m.HandleFunc("GET /endpoints", s.env(s.listEndpoints))
+	m.HandleFunc("GET /endpoints/{id}", s.env(s.getEndpoint))
+	m.HandleFunc("PATCH /endpoints/{id}", s.env(s.patchEndpoint))
+	m.HandleFunc("POST /endpoints/{id}/enable", s.env(s.enableEndpoint))
+	m.HandleFunc("POST /endpoints/{id}/disable", s.env(s.disableEndpoint))
 	return s
 }
 

@@ -171,7 +171,7 @@ func Run(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger, out
 	defer resender.Close()
 	apiHandler := api.New(api.Config{
 		Store: store, Intake: svc, Environments: envs, Registry: reg, Forward: forward.New(forward.Config{Store: store, Intake: svc}),
-		Resend:         resender,
+		Resend: resender, Notify: d.Notify,
 		AdminKeyHashes: adminHashes, Logger: log, BodyBudget: cfg.BodyBudget, Tracing: traces,
 	})
 	apiHandler.Mount("GET /metrics", metrics.Handler())
