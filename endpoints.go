@@ -19,7 +19,17 @@ const (
 const (
 	// DisabledManually: POST /endpoints/{id}/disable.
 	DisabledManually = "manual"
+	// DisabledGone: it answered 410 Gone (Standard Webhooks: the receiver
+	// asks to be sent nothing more).
+	DisabledGone = "gone"
+	// DisabledFailing: every attempt failed for DefaultDisableAfter (or
+	// the configured time).
+	DisabledFailing = "failing"
 )
+
+// DefaultDisableAfter is how long an endpoint may fail every attempt
+// before herald disables it (as Svix does).
+const DefaultDisableAfter = 5 * 24 * time.Hour
 
 // Endpoint is one target URL of an environment (SPEC §13): its primary or
 // secondary URL, a connection's override, or any URL herald delivered to.

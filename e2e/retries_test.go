@@ -252,7 +252,7 @@ func testRetries(t *testing.T) {
 			}
 		})
 	}
-	for _, code := range []int{400, 404, 410, 422} {
+	for _, code := range []int{400, 404, 422} {
 		t.Run(fmt.Sprintf("failure_%d_retried", code), func(t *testing.T) {
 			t.Parallel()
 			rc := newReceiver(t, statusSequence(code, 200))
@@ -264,6 +264,37 @@ func testRetries(t *testing.T) {
 			}
 		})
 	}
+
+	// 410 Gone is a failure that disables the endpoint at once (SPEC §13):
+	// the retry is held, not made, until the endpoint is enabled again.
+	t.Run("failure_410_disables_the_endpoint", func(t *testing.T) {
+		t.Parallel()
+		rc := newReceiver(t, statusSequence(410, 200))
+		e := newEnv(t, h)
+		e.patch(t, map[string]any{"primary_url": rc.URL("/hook"), "retry": map[string]any{"schedule_ms": []int{10}}})
+		id := e.post(t, retryEvent).Deliveries[0].ID
+		d := e.waitDelivery(t, id, "held", "succeeded", "failed")
+		if d.Status != "held" || fmt.Sprint(codes(d.AttemptLog)) != "[410]" {
+			t.Fatalf("%s attempt codes %v, want held after [410]", d, codes(d.AttemptLog))
+		}
+		var page struct {
+			Data []struct {
+				ID, URL, State string
+				DisabledReason *string `json:"disabled_reason"`
+			} `json:"data"`
+		}
+		r := e.do(t, "GET", "/endpoints", nil)
+		r.want(t, http.StatusOK)
+		r.decode(t, &page)
+		if len(page.Data) != 1 || page.Data[0].State != "disabled" || page.Data[0].DisabledReason == nil || *page.Data[0].DisabledReason != "gone" {
+			t.Fatalf("GET /endpoints = %+v, want the URL disabled as gone", page.Data)
+		}
+		e.do(t, "POST", "/endpoints/"+page.Data[0].ID+"/enable", nil).want(t, http.StatusOK)
+		d = e.waitDelivery(t, id, "succeeded", "failed")
+		if d.Status != "succeeded" || fmt.Sprint(codes(d.AttemptLog)) != "[410 200]" {
+			t.Errorf("%s attempt codes %v, want succeeded after [410 200] once enabled", d, codes(d.AttemptLog))
+		}
+	})
 
 	// A network error (nothing listening) is a failure that is retried.
 	t.Run("connection_refused", func(t *testing.T) {

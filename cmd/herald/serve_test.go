@@ -45,6 +45,11 @@ func TestParseServeFlags(t *testing.T) {
 		{name: "body budget too small", args: []string{"--body-budget-mib", "1"}, wantErr: "--body-budget-mib"},
 		{name: "bad body budget env", env: map[string]string{"HERALD_BODY_BUDGET_MIB": "lots"}, wantErr: "HERALD_BODY_BUDGET_MIB"},
 		{name: "lease too short", args: []string{"--lease", "10ms"}, wantErr: "--lease"},
+		{name: "disable after from env", env: map[string]string{"HERALD_DISABLE_AFTER": "24h"},
+			want: server.Config{Addr: "127.0.0.1:8080", Database: "sqlite:herald.db", DisableAfter: 24 * time.Hour}},
+		{name: "disable after flag wins", args: []string{"--disable-after", "1h"}, env: map[string]string{"HERALD_DISABLE_AFTER": "24h"},
+			want: server.Config{Addr: "127.0.0.1:8080", Database: "sqlite:herald.db", DisableAfter: time.Hour}},
+		{name: "disable after too short", args: []string{"--disable-after", "1s"}, wantErr: "--disable-after"},
 		{name: "grace too long", args: []string{"--shutdown-grace", "1m"}, wantErr: "--shutdown-grace"},
 		{name: "retention from env", env: map[string]string{"HERALD_RETENTION": "48h", "HERALD_BODY_RETENTION": "1h"},
 			want: server.Config{Addr: "127.0.0.1:8080", Database: "sqlite:herald.db", Retention: 48 * time.Hour, BodyRetention: time.Hour}},
@@ -86,6 +91,9 @@ func TestParseServeFlags(t *testing.T) {
 			}
 			if tt.want.BodyRetention == 0 {
 				tt.want.BodyRetention = herald.DefaultBodyRetention
+			}
+			if tt.want.DisableAfter == 0 {
+				tt.want.DisableAfter = herald.DefaultDisableAfter
 			}
 			if got != tt.want {
 				t.Fatalf("got %+v, want %+v", got, tt.want)

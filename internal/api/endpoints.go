@@ -9,6 +9,7 @@ import (
 	"time"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/telemetry"
 )
 
 // defaultEndpointConcurrency is what an endpoint without a limit of its
@@ -165,16 +166,27 @@ func (s *Server) disableEndpoint(w http.ResponseWriter, r *http.Request, env *he
 	if err != nil {
 		return err
 	}
+	before, err := s.store.Endpoint(r.Context(), env.ID, id)
+	if err != nil {
+		return err
+	}
 	ep, err := s.store.DisableEndpoint(r.Context(), env.ID, id, herald.DisabledManually, time.Now().UTC())
 	if err != nil {
 		return err
 	}
-	s.log.Info("endpoint disabled", "environment_id", env.ID, "endpoint_id", ep.ID, "reason", ep.DisabledReason)
+	if !before.Disabled {
+		s.cfg.Metrics.EndpointEvent(telemetry.EndpointDisabled, herald.DisabledManually)
+		s.log.Info("endpoint disabled", "environment_id", env.ID, "endpoint_id", ep.ID, "reason", ep.DisabledReason)
+	}
 	return s.writeEndpoint(w, r, ep)
 }
 
 func (s *Server) enableEndpoint(w http.ResponseWriter, r *http.Request, env *herald.Environment) error {
 	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	before, err := s.store.Endpoint(r.Context(), env.ID, id)
 	if err != nil {
 		return err
 	}
@@ -185,7 +197,10 @@ func (s *Server) enableEndpoint(w http.ResponseWriter, r *http.Request, env *her
 	if released > 0 && s.cfg.Notify != nil {
 		s.cfg.Notify()
 	}
-	s.log.Info("endpoint enabled", "environment_id", env.ID, "endpoint_id", ep.ID, "released_deliveries", released)
+	if before.Disabled {
+		s.cfg.Metrics.EndpointEvent(telemetry.EndpointEnabled, "")
+		s.log.Info("endpoint enabled", "environment_id", env.ID, "endpoint_id", ep.ID, "released_deliveries", released)
+	}
 	return s.writeEndpoint(w, r, ep)
 }
 

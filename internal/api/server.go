@@ -19,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/internal/intake"
 	"github.com/heraldhq/herald/internal/registry"
 	"github.com/heraldhq/herald/internal/resend"
+	"github.com/heraldhq/herald/internal/telemetry"
 	"github.com/heraldhq/herald/internal/tracing"
 )
 
@@ -59,6 +60,9 @@ type Config struct {
 	// Notify tells the dispatcher that deliveries became due (an endpoint
 	// enabled releases its held ones); nil: nothing to tell.
 	Notify func()
+	// Metrics counts endpoints disabled and enabled through the API; nil:
+	// not counted.
+	Metrics *telemetry.Metrics
 	// EndpointConcurrency is the dispatcher's attempts in flight per URL,
 	// shown as the concurrency of an endpoint without a limit of its own;
 	// 0: the dispatcher's default, 32.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -276,6 +277,76 @@ func TestAttemptHealth(t *testing.T) {
 			}
 			if st := stats[url]; st.Attempts != c.counted || st.Successes != c.successes {
 				t.Errorf("figures %d attempts, %d successes; want %d, %d", st.Attempts, st.Successes, c.counted, c.successes)
+			}
+		})
+	}
+}
+
+// An endpoint is disabled at once when it answers 410 Gone, and once every
+// attempt has failed for DisableAfter (a nanosecond here, so the second
+// failure in a row does it); the delivery's later attempts are then held,
+// not made.
+func TestEndpointDisabledByAnswers(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		status   int
+		reason   string
+		attempts int // made before the delivery was held
+	}{
+		{"410 Gone", http.StatusGone, herald.DisabledGone, 1},
+		{"failing for DisableAfter", http.StatusInternalServerError, herald.DisabledFailing, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var hits atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				hits.Add(1)
+				w.WriteHeader(c.status)
+			}))
+			t.Cleanup(srv.Close)
+			ctx := t.Context()
+			store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "h.db"), sqlite.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { store.Close() })
+			url := srv.URL + "/hook"
+			sum := sha256.Sum256([]byte(uuid.NewString()))
+			env := &herald.Environment{ID: uuid.NewString(), Name: "t", SecretKeyHash: sum[:], SigningKey: uuid.NewString(),
+				Settings: herald.DefaultSettings(), CreatedAt: time.Now()}
+			env.Settings.TimeoutMS = 1000
+			env.Settings.Retry.MaxRetries = 5
+			env.Settings.PrimaryURL = &url
+			if err := store.CreateEnvironment(ctx, env); err != nil {
+				t.Fatal(err)
+			}
+			client := egress.New(egress.Options{AllowPrivate: true})
+			d := dispatch.New(dispatch.Config{Store: store, Client: client, DisableAfter: time.Nanosecond})
+			runCtx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { d.Run(runCtx); close(done) }()
+			t.Cleanup(func() { cancel(); <-done; client.CloseIdleConnections() })
+			svc := &intake.Service{Store: store, Dispatcher: d}
+			if _, err := svc.AcceptEvent(ctx, env, "", &nango.ForwardWebhook{ConnectionID: "c", ProviderConfigKey: "p", Payload: "x"}); err != nil {
+				t.Fatal(err)
+			}
+			var held []herald.Delivery
+			waitFor(t, "the delivery held", func() bool {
+				held, err = store.ListDeliveries(ctx, env.ID, herald.DeliveryFilter{Status: herald.StatusHeld, Limit: 10})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(held) == 1
+			})
+			ep, err := store.EndpointByURL(ctx, env.ID, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ep.Disabled || ep.DisabledReason != c.reason || ep.DisabledAt == nil {
+				t.Errorf("endpoint %+v, want disabled for %q", ep, c.reason)
+			}
+			if n := hits.Load(); n != int64(c.attempts) || held[0].Attempts != c.attempts {
+				t.Errorf("%d requests, %d attempts recorded; want %d before the hold", n, held[0].Attempts, c.attempts)
 			}
 		})
 	}

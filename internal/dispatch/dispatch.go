@@ -39,6 +39,9 @@ type Config struct {
 	// Tracing makes a span of each attempt (docs/running.md, Traces); nil:
 	// none.
 	Tracing *tracing.Tracing
+	// DisableAfter is how long an endpoint may fail every attempt before
+	// it is disabled; 0: herald.DefaultDisableAfter.
+	DisableAfter time.Duration
 }
 
 // Dispatcher owns the delivery workers. Create it with New and run it with Run.
@@ -97,6 +100,9 @@ func New(cfg Config) *Dispatcher {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.DisableAfter <= 0 {
+		cfg.DisableAfter = herald.DefaultDisableAfter
 	}
 	if cfg.Client == nil {
 		cfg.Client = egress.New(egress.Options{})

@@ -3,12 +3,14 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/telemetry"
 )
 
 // endpoint returns job's endpoint (the store's, cached), or nil when it
@@ -41,6 +43,37 @@ func (d *Dispatcher) hold(ctx context.Context, job herald.Job) bool {
 			"environment_id", job.EnvironmentID)
 	}
 	return ok
+}
+
+// judge disables ep when res says it should be: at once on 410 Gone
+// (Standard Webhooks: the receiver wants nothing more), or on a failure
+// once every attempt has failed for DisableAfter. Its deliveries are then
+// held from their next turn on, never dropped.
+func (d *Dispatcher) judge(ctx context.Context, ep *herald.Endpoint, res herald.AttemptResult) {
+	if ep == nil || ep.Disabled {
+		return
+	}
+	var reason string
+	switch {
+	case res.Attempt.StatusCode != nil && *res.Attempt.StatusCode == http.StatusGone:
+		reason = herald.DisabledGone
+	case res.Health == herald.HealthFailure && ep.FailingSince != nil && res.Attempt.StartedAt.Sub(*ep.FailingSince) >= d.cfg.DisableAfter:
+		reason = herald.DisabledFailing
+	default:
+		return
+	}
+	now := time.Now().UTC()
+	got, err := d.store.DisableEndpoint(context.WithoutCancel(ctx), ep.EnvironmentID, ep.ID, reason, now)
+	if err != nil {
+		d.log.Error("disable endpoint", "environment_id", ep.EnvironmentID, "endpoint_id", ep.ID, "err", err)
+		return
+	}
+	if got.DisabledAt == nil || got.DisabledAt.Before(now.Truncate(time.Millisecond)) {
+		return // another worker or process disabled it first
+	}
+	d.cfg.Metrics.EndpointEvent(telemetry.EndpointDisabled, reason)
+	d.log.Warn("endpoint disabled", "environment_id", ep.EnvironmentID, "endpoint_id", ep.ID, "url", logURL(ep.URL),
+		"reason", reason, "consecutive_failures", ep.ConsecutiveFailures)
 }
 
 // gates holds each endpoint's limits in this process, by endpoint id.

@@ -113,6 +113,9 @@ func (d *Dispatcher) work(ctx context.Context, l *lane) {
 			res, ok = d.attempt(ctx, job, ep)
 			d.cfg.Metrics.AttemptDone(res, ok)
 			gt.leave()
+			if ok {
+				d.judge(ctx, ep, res)
+			}
 		}
 		if !ok {
 			// Interrupted by shutdown: give it back untouched.

@@ -129,7 +129,8 @@ func TestOutcomeLog(t *testing.T) {
 // its failure.
 func TestOutcomeLogFinal(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusGone)
+		// Not 410 Gone, which disables the endpoint (its retries held).
+		w.WriteHeader(http.StatusBadRequest)
 	}))
 	t.Cleanup(srv.Close)
 	var logs syncBuffer

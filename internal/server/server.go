@@ -58,6 +58,9 @@ type Config struct {
 	// deliveries, and the bodies of finished events, are pruned
 	// (internal/retention). 0: kept for ever.
 	Retention, BodyRetention time.Duration
+	// DisableAfter is how long an endpoint may fail every attempt before
+	// it is disabled; 0: herald.DefaultDisableAfter.
+	DisableAfter time.Duration
 	// LogFormat is how cmd/herald writes its log: "json", "text", or ""
 	// (text on a terminal, JSON otherwise).
 	LogFormat string
@@ -163,7 +166,7 @@ func Run(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger, out
 		}
 	}()
 	d := dispatch.New(dispatch.Config{Store: store, Client: client, Logger: log, Lease: cfg.Lease,
-		ShutdownGrace: cfg.ShutdownGrace, Metrics: metrics, Tracing: traces})
+		ShutdownGrace: cfg.ShutdownGrace, Metrics: metrics, Tracing: traces, DisableAfter: cfg.DisableAfter})
 	svc := &intake.Service{Store: store, Dispatcher: d, Metrics: metrics}
 	// Bulk replays go on in the background; they stop, at a batch's end,
 	// before the store closes.
@@ -171,7 +174,7 @@ func Run(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger, out
 	defer resender.Close()
 	apiHandler := api.New(api.Config{
 		Store: store, Intake: svc, Environments: envs, Registry: reg, Forward: forward.New(forward.Config{Store: store, Intake: svc}),
-		Resend: resender, Notify: d.Notify,
+		Resend: resender, Notify: d.Notify, Metrics: metrics,
 		AdminKeyHashes: adminHashes, Logger: log, BodyBudget: cfg.BodyBudget, Tracing: traces,
 	})
 	apiHandler.Mount("GET /metrics", metrics.Handler())

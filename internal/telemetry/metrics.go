@@ -56,6 +56,7 @@ type Metrics struct {
 	inFlight         prometheus.Gauge
 	prunedDeliveries prometheus.Counter
 	prunedBodies     prometheus.Counter
+	endpointEvents   *prometheus.CounterVec
 	lanes            atomic.Pointer[func() int]
 }
 
@@ -110,6 +111,10 @@ func newMetrics(store herald.StatsStore, o options) *Metrics {
 			Name: "herald_pruned_bodies_total",
 			Help: "Event bodies emptied by retention (--body-retention) in this process.",
 		}),
+		endpointEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_endpoint_events_total",
+			Help: "Endpoints disabled (by reason: manual, gone, failing) and enabled, by this process.",
+		}, []string{"event", "reason"}),
 	}
 	lanes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "herald_lanes",
@@ -131,11 +136,15 @@ func newMetrics(store herald.StatsStore, o options) *Metrics {
 	for _, c := range statusClasses {
 		m.attempts.WithLabelValues(c)
 	}
+	for _, r := range []string{herald.DisabledManually, herald.DisabledGone, herald.DisabledFailing} {
+		m.endpointEvents.WithLabelValues(EndpointDisabled, r)
+	}
+	m.endpointEvents.WithLabelValues(EndpointEnabled, "")
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.eventsAccepted, m.eventsSkipped, m.deliveries, m.attempts, m.attemptDuration, m.inFlight, lanes,
-		m.prunedDeliveries, m.prunedBodies,
+		m.prunedDeliveries, m.prunedBodies, m.endpointEvents,
 	)
 	if store != nil {
 		errs := prometheus.NewCounter(prometheus.CounterOpts{
@@ -220,6 +229,21 @@ func (m *Metrics) Pruned(deliveries, bodies int) {
 	}
 	m.prunedDeliveries.Add(float64(deliveries))
 	m.prunedBodies.Add(float64(bodies))
+}
+
+// Endpoint operations events (herald_endpoint_events_total's event).
+const (
+	EndpointDisabled = "endpoint.disabled"
+	EndpointEnabled  = "endpoint.enabled"
+)
+
+// EndpointEvent counts an endpoint disabled (with its reason) or enabled
+// (reason "").
+func (m *Metrics) EndpointEvent(event, reason string) {
+	if m == nil {
+		return
+	}
+	m.endpointEvents.WithLabelValues(event, reason).Inc()
 }
 
 // ObserveLanes makes herald_lanes read count on each scrape (the

@@ -365,3 +365,23 @@ func TestQueueStatsReuse(t *testing.T) {
 		t.Errorf("store read %d times for 3 scrapes without reuse, want 3", n)
 	}
 }
+
+// Endpoints disabled and enabled are counted by event and reason, every
+// series there from the start.
+func TestEndpointEvents(t *testing.T) {
+	m := New(nil)
+	m.EndpointEvent(EndpointDisabled, "gone")
+	m.EndpointEvent(EndpointDisabled, "gone")
+	m.EndpointEvent(EndpointEnabled, "")
+	const want = `
+# HELP herald_endpoint_events_total Endpoints disabled (by reason: manual, gone, failing) and enabled, by this process.
+# TYPE herald_endpoint_events_total counter
+herald_endpoint_events_total{event="endpoint.disabled",reason="failing"} 0
+herald_endpoint_events_total{event="endpoint.disabled",reason="gone"} 2
+herald_endpoint_events_total{event="endpoint.disabled",reason="manual"} 0
+herald_endpoint_events_total{event="endpoint.enabled",reason=""} 1
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "herald_endpoint_events_total"); err != nil {
+		t.Error(err)
+	}
+}
