@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	herald "github.com/heraldhq/herald"
@@ -67,9 +68,11 @@ type Dispatcher struct {
 	// lags are live deliveries' recent waits (LiveLag).
 	lags lagWindow
 	// gates are endpoints' own limits in this process; urlConcurrency
-	// their MaxConcurrency by URL, which bounds a lane's workers.
+	// their MaxConcurrency by URL, which bounds a lane's workers, and
+	// limitedURLs its size, read without the lock.
 	gates          gates
 	urlConcurrency map[string]int
+	limitedURLs    atomic.Int64
 }
 
 // New returns a Dispatcher for cfg.

@@ -13,6 +13,51 @@ import (
 	"github.com/heraldhq/herald/internal/telemetry"
 )
 
+// attemptAtEndpoint makes job's attempt as its endpoint says: not at all
+// when it is disabled (the delivery is held: held is true), within its
+// limits otherwise, and judges the endpoint by the outcome. ok is
+// attempt's.
+func (d *Dispatcher) attemptAtEndpoint(ctx context.Context, job herald.Job) (res herald.AttemptResult, ok, held bool) {
+	ep := d.endpoint(ctx, job)
+	d.noteConcurrency(job.URL, ep)
+	if ep != nil && ep.Disabled && d.hold(ctx, job) {
+		return res, false, true
+	}
+	gt := d.gates.of(ep)
+	if gt.enter(ctx) != nil {
+		return res, false, false
+	}
+	defer gt.leave()
+	d.cfg.Metrics.AttemptStarted()
+	res, ok = d.attempt(ctx, job, ep)
+	d.cfg.Metrics.AttemptDone(res, ok)
+	if ok {
+		d.judge(ctx, ep, res)
+	}
+	return res, ok, false
+}
+
+// noteConcurrency records ep's MaxConcurrency for its URL's lane
+// (workersLocked). Without any endpoint limit in this process it takes no
+// lock: the attempt path stays as it was.
+func (d *Dispatcher) noteConcurrency(url string, ep *herald.Endpoint) {
+	limit := 0
+	if ep != nil && ep.MaxConcurrency != nil {
+		limit = *ep.MaxConcurrency
+	}
+	if limit == 0 && d.limitedURLs.Load() == 0 {
+		return
+	}
+	d.mu.Lock()
+	if limit > 0 {
+		d.urlConcurrency[url] = limit
+	} else {
+		delete(d.urlConcurrency, url)
+	}
+	d.limitedURLs.Store(int64(len(d.urlConcurrency)))
+	d.mu.Unlock()
+}
+
 // endpoint returns job's endpoint (the store's, cached), or nil when it
 // has none yet (its first attempt makes it) or cannot be read now: then
 // the attempt goes ahead with no limit, as it would have before endpoints.

@@ -91,31 +91,12 @@ func (d *Dispatcher) work(ctx context.Context, l *lane) {
 			d.lags.observe(now, now.Sub(job.Handed))
 		}
 
-		ep := d.endpoint(ctx, job)
-		d.mu.Lock()
-		if ep != nil && ep.MaxConcurrency != nil {
-			d.urlConcurrency[job.URL] = *ep.MaxConcurrency
-		} else {
-			delete(d.urlConcurrency, job.URL)
-		}
-		d.mu.Unlock()
-		if ep != nil && ep.Disabled && d.hold(ctx, job) {
+		res, ok, held := d.attemptAtEndpoint(ctx, job)
+		if held {
 			d.mu.Lock()
 			delete(d.held, job.DeliveryID)
 			d.mu.Unlock()
 			continue
-		}
-		gt := d.gates.of(ep)
-		ok := gt.enter(ctx) == nil
-		var res herald.AttemptResult
-		if ok {
-			d.cfg.Metrics.AttemptStarted()
-			res, ok = d.attempt(ctx, job, ep)
-			d.cfg.Metrics.AttemptDone(res, ok)
-			gt.leave()
-			if ok {
-				d.judge(ctx, ep, res)
-			}
 		}
 		if !ok {
 			// Interrupted by shutdown: give it back untouched.
