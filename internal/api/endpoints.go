@@ -162,26 +162,17 @@ func (s *Server) patchEndpoint(w http.ResponseWriter, r *http.Request, env *hera
 }
 
 func (s *Server) disableEndpoint(w http.ResponseWriter, r *http.Request, env *herald.Environment) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	before, err := s.store.Endpoint(r.Context(), env.ID, id)
-	if err != nil {
-		return err
-	}
-	ep, err := s.store.DisableEndpoint(r.Context(), env.ID, id, herald.DisabledManually, time.Now().UTC())
-	if err != nil {
-		return err
-	}
-	if !before.Disabled {
-		s.cfg.Metrics.EndpointEvent(telemetry.EndpointDisabled, herald.DisabledManually)
-		s.log.Info("endpoint disabled", "environment_id", env.ID, "endpoint_id", ep.ID, "reason", ep.DisabledReason)
-	}
-	return s.writeEndpoint(w, r, ep)
+	return s.switchEndpoint(w, r, env, false)
 }
 
 func (s *Server) enableEndpoint(w http.ResponseWriter, r *http.Request, env *herald.Environment) error {
+	return s.switchEndpoint(w, r, env, true)
+}
+
+// switchEndpoint disables (by hand) or enables the endpoint of the path,
+// and logs and counts the change when there was one. Enabling releases
+// its held deliveries, and wakes the dispatcher for them.
+func (s *Server) switchEndpoint(w http.ResponseWriter, r *http.Request, env *herald.Environment, enable bool) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -190,16 +181,27 @@ func (s *Server) enableEndpoint(w http.ResponseWriter, r *http.Request, env *her
 	if err != nil {
 		return err
 	}
-	ep, released, err := s.store.EnableEndpoint(r.Context(), env.ID, id, time.Now().UTC())
+	now := time.Now().UTC()
+	var ep *herald.Endpoint
+	released := 0
+	if enable {
+		ep, released, err = s.store.EnableEndpoint(r.Context(), env.ID, id, now)
+	} else {
+		ep, err = s.store.DisableEndpoint(r.Context(), env.ID, id, herald.DisabledManually, now)
+	}
 	if err != nil {
 		return err
 	}
 	if released > 0 && s.cfg.Notify != nil {
 		s.cfg.Notify()
 	}
-	if before.Disabled {
+	switch {
+	case enable && before.Disabled:
 		s.cfg.Metrics.EndpointEvent(telemetry.EndpointEnabled, "")
 		s.log.Info("endpoint enabled", "environment_id", env.ID, "endpoint_id", ep.ID, "released_deliveries", released)
+	case !enable && !before.Disabled:
+		s.cfg.Metrics.EndpointEvent(telemetry.EndpointDisabled, herald.DisabledManually)
+		s.log.Info("endpoint disabled", "environment_id", env.ID, "endpoint_id", ep.ID, "reason", ep.DisabledReason)
 	}
 	return s.writeEndpoint(w, r, ep)
 }
