@@ -46,6 +46,10 @@ type Endpoint struct {
 	// FailingSince is when the first of them started (nil: none).
 	ConsecutiveFailures int
 	FailingSince        *time.Time
+	// CircuitOpenUntil is set while the endpoint's circuit breaker is
+	// open: no attempt until then, and after it one probe, whose success
+	// clears it (SPEC §13). nil: closed.
+	CircuitOpenUntil *time.Time
 	// RateLimitPerS and MaxConcurrency are the endpoint's own limits; nil:
 	// none, and the dispatcher's default concurrency.
 	RateLimitPerS  *int
@@ -180,10 +184,28 @@ type EndpointStore interface {
 	// enabled meanwhile or the lease is gone, and the caller goes on as
 	// if it had not asked.
 	HoldDelivery(ctx context.Context, lease Lease, envID, url string, now time.Time) (bool, error)
+	// SetCircuit opens the endpoint's circuit until until, or closes it
+	// (nil). ErrNotFound is not reported: the endpoint may be gone.
+	SetCircuit(ctx context.Context, envID, id string, until *time.Time, now time.Time) error
+	// DeferDeliveries gives claimed deliveries back without an attempt:
+	// each still under its lease becomes pending, due at until, with
+	// reason as its last error; its attempts and retry budget are
+	// untouched (an open circuit, an endpoint's Retry-After).
+	DeferDeliveries(ctx context.Context, leases []Lease, until time.Time, reason string, now time.Time) error
 	// EndpointStats returns the attempts of each of urls of envID that
 	// started at or after since (whole minutes: the minute of since
 	// included). URLs with none are absent.
 	EndpointStats(ctx context.Context, envID string, urls []string, since time.Time) (map[string]EndpointStats, error)
+}
+
+// TokenBuckets share endpoints' rate limits (rate_limit_per_s) among the
+// processes on one database. A store that only one process uses has no
+// need of it: each process's own limiter is exact.
+type TokenBuckets interface {
+	// TakeTokens takes up to want tokens from endpointID's bucket, which
+	// fills at perSecond up to burst, and returns how many it took; with
+	// none, how long until there is one.
+	TakeTokens(ctx context.Context, endpointID string, perSecond, burst, want int) (int, time.Duration, error)
 }
 
 // reservedHeaders are the request headers herald sets itself, or that the

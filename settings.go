@@ -37,6 +37,11 @@ type Settings struct {
 	// StrictValidation refuses event fields that Nango's types do not
 	// declare, instead of keeping and delivering them.
 	StrictValidation bool `json:"strict_validation"`
+	// AlertURL receives herald's own signed operations events
+	// (internal/alert: endpoint.disabled, endpoint.enabled). It is not a
+	// webhook target: URLs leaves it out, so it has no endpoint and no
+	// delivery goes to it. nil: none.
+	AlertURL *string `json:"alert_url"`
 }
 
 // DefaultSettings are those of a new environment.
@@ -53,7 +58,8 @@ func DefaultSettings() Settings {
 	}
 }
 
-// URLs returns the target URLs, primary first.
+// URLs returns the target URLs, primary first: those that webhooks go to
+// and that have endpoints. AlertURL is not one of them.
 func (s Settings) URLs() []string {
 	var urls []string
 	if s.PrimaryURL != nil && *s.PrimaryURL != "" {
@@ -124,13 +130,18 @@ func (p RetryPolicy) NextDelay(n int, retryAfter time.Duration) (d time.Duration
 		d -= time.Duration(rand.Float64() * p.Jitter * float64(d))
 	}
 	if retryAfter > d {
-		limit := MaxRetryTotal
-		if p.ScheduleMS == nil && p.MaxDelayMS > 0 {
-			limit = time.Duration(p.MaxDelayMS) * time.Millisecond
-		}
-		d = min(retryAfter, limit)
+		d = min(retryAfter, p.RetryAfterLimit())
 	}
 	return d, true
+}
+
+// RetryAfterLimit is the longest wait a receiver's Retry-After can ask
+// for: the policy's largest delay, or the 7-day limit with a schedule.
+func (p RetryPolicy) RetryAfterLimit() time.Duration {
+	if p.ScheduleMS == nil && p.MaxDelayMS > 0 {
+		return min(time.Duration(p.MaxDelayMS)*time.Millisecond, MaxRetryTotal)
+	}
+	return MaxRetryTotal
 }
 
 type retryPolicyJSON struct {
@@ -218,15 +229,18 @@ func ApplySettingsPatch(cur Settings, patch any) (Settings, error) {
 	for _, k := range sortedKeys(obj) {
 		v := obj[k]
 		switch k {
-		case "primary_url", "secondary_url":
+		case "primary_url", "secondary_url", "alert_url":
 			u, err := parseURLField(k, v)
 			if err != nil {
 				return cur, err
 			}
-			if k == "primary_url" {
+			switch k {
+			case "primary_url":
 				next.PrimaryURL = u
-			} else {
+			case "secondary_url":
 				next.SecondaryURL = u
+			default:
+				next.AlertURL = u
 			}
 		case "retry":
 			p, err := parseRetryPolicy(v)

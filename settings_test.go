@@ -32,6 +32,9 @@ func TestApplySettingsPatchErrors(t *testing.T) {
 		{`{"primary_url":5}`, "primary_url"},
 		{`{"primary_url":"ftp://x.test/"}`, "primary_url"},
 		{`{"secondary_url":"/relative"}`, "secondary_url"},
+		{`{"alert_url":"ftp://x.test/"}`, "alert_url"},
+		{`{"alert_url":true}`, "alert_url"},
+		{`{"alert_url":"https://u:p@x.test/"}`, "alert_url"},
 		{`{"retry":1}`, "retry"},
 		{`{"retry":{"max_retries":31}}`, "retry.max_retries"},
 		{`{"retry":{"max_retries":1.5}}`, "retry.max_retries"},
@@ -80,6 +83,19 @@ func TestApplySettingsPatch(t *testing.T) {
 	if cleared.PrimaryURL != nil || cleared.SecondaryURL != nil || cleared.OnSyncError || len(cleared.URLs()) != 0 {
 		t.Fatalf("unexpected settings %+v", cleared)
 	}
+	// alert_url follows the URL rules, is no webhook target, and null
+	// clears it.
+	alerting, err := herald.ApplySettingsPatch(next, parse(t, `{"alert_url":"https://alerts.test/h?k=1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alerting.AlertURL == nil || *alerting.AlertURL != "https://alerts.test/h?k=1" || len(alerting.URLs()) != 1 {
+		t.Fatalf("after setting alert_url: %+v, URLs %v", alerting, alerting.URLs())
+	}
+	if unset, err := herald.ApplySettingsPatch(alerting, parse(t, `{"alert_url":null}`)); err != nil || unset.AlertURL != nil {
+		t.Fatalf("alert_url null: %+v, %v", unset.AlertURL, err)
+	}
+	next = alerting
 	// The stored form round-trips.
 	b, err := json.Marshal(next)
 	if err != nil {

@@ -156,7 +156,7 @@ func TestEnvironments(t *testing.T) {
 	defaults := `{"primary_url":null,"secondary_url":null,"on_auth_creation":true,"on_auth_refresh_error":true,"on_sync_error":true,` +
 		`"on_sync_completion_always":true,"on_async_action_completion":true,"on_connection_deletion":false,` +
 		`"retry":{"max_retries":2,"initial_delay_ms":100,"multiplier":2,"max_delay_ms":86400000,"jitter":0},` +
-		`"standard_webhooks":false,"timeout_ms":20000,"strict_validation":false}`
+		`"standard_webhooks":false,"timeout_ms":20000,"strict_validation":false,"alert_url":null}`
 	if !jsonEqual(top["webhook_settings"], []byte(defaults)) {
 		t.Errorf("default webhook_settings:\n got %s\nwant %s", top["webhook_settings"], defaults)
 	}

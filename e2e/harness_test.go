@@ -119,6 +119,10 @@ type heraldOpts struct {
 	Lease time.Duration
 	// ShutdownGrace, when set, is passed as --shutdown-grace.
 	ShutdownGrace time.Duration
+	// CircuitOpen is passed as --circuit-open; 0: 1s. The default minute
+	// would hold the deliveries of the tests' failing receivers for that
+	// long once more than 5 attempts failed within 10 s.
+	CircuitOpen time.Duration
 	// Raw, when non-nil, replaces every flag above: herald serve gets
 	// exactly these arguments.
 	Raw []string
@@ -208,6 +212,11 @@ func startHerald(t *testing.T, opts heraldOpts) *herald {
 	if opts.ShutdownGrace > 0 {
 		args = append(args, "--shutdown-grace", opts.ShutdownGrace.String())
 	}
+	circuit := time.Second
+	if opts.CircuitOpen > 0 {
+		circuit = opts.CircuitOpen
+	}
+	args = append(args, "--circuit-open", circuit.String())
 	if opts.Raw != nil {
 		args = append([]string{"serve"}, opts.Raw...)
 	}

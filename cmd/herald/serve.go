@@ -14,6 +14,7 @@ import (
 	"time"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/dispatch"
 	"github.com/heraldhq/herald/internal/server"
 	"github.com/heraldhq/herald/internal/store/crypt"
 )
@@ -24,7 +25,8 @@ func versionString() string { return herald.Version }
 func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer) (server.Config, error) {
 	cfg := server.Config{Addr: "127.0.0.1:8080", Database: "sqlite:herald.db",
 		Lease: server.DefaultLease, ShutdownGrace: server.DefaultShutdownGrace,
-		Retention: herald.DefaultRetention, BodyRetention: herald.DefaultBodyRetention, DisableAfter: herald.DefaultDisableAfter}
+		Retention: herald.DefaultRetention, BodyRetention: herald.DefaultBodyRetention, DisableAfter: herald.DefaultDisableAfter,
+		CircuitOpen: dispatch.DefaultCircuitOpen}
 	envDuration := func(name string, dst *time.Duration) error {
 		v := getenv(name)
 		if v == "" {
@@ -77,6 +79,9 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	if err := envDuration("HERALD_DISABLE_AFTER", &cfg.DisableAfter); err != nil {
 		return cfg, err
 	}
+	if err := envDuration("HERALD_CIRCUIT_OPEN", &cfg.CircuitOpen); err != nil {
+		return cfg, err
+	}
 	cfg.LogFormat = getenv("HERALD_LOG_FORMAT")
 	bodyMiB := int(server.DefaultBodyBudget >> 20)
 	if v := getenv("HERALD_BODY_BUDGET_MIB"); v != "" {
@@ -104,6 +109,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	fs.IntVar(&bodyMiB, "body-budget-mib", bodyMiB, "request-body bytes held in memory at once, all requests together, in MiB; past it requests get 503; 8–4096 (HERALD_BODY_BUDGET_MIB)")
 	fs.DurationVar(&cfg.Retention, "retention", cfg.Retention, "age past which finished deliveries, their attempts and their events are deleted; 0 keeps them (HERALD_RETENTION)")
 	fs.DurationVar(&cfg.DisableAfter, "disable-after", cfg.DisableAfter, "how long an endpoint may fail every attempt before it is disabled (its deliveries are then held) (HERALD_DISABLE_AFTER)")
+	fs.DurationVar(&cfg.CircuitOpen, "circuit-open", cfg.CircuitOpen, "how long an endpoint's circuit stays open (no attempt) after more than 5 failures within 10 s, before one probe; 1s–1h (HERALD_CIRCUIT_OPEN)")
 	fs.DurationVar(&cfg.BodyRetention, "body-retention", cfg.BodyRetention, "age past which the bodies of finished events are emptied (they can no longer be replayed or retried); 0 keeps them (HERALD_BODY_RETENTION)")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "json or text; default text on a terminal or with --dev, JSON otherwise (HERALD_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
@@ -121,6 +127,9 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	}
 	if cfg.ShutdownGrace < 100*time.Millisecond || cfg.ShutdownGrace > 25*time.Second {
 		return cfg, fmt.Errorf("serve: --shutdown-grace %s is outside 100ms–25s (herald exits within 30 s of SIGTERM)", cfg.ShutdownGrace)
+	}
+	if cfg.CircuitOpen < time.Second || cfg.CircuitOpen > time.Hour {
+		return cfg, fmt.Errorf("serve: --circuit-open %s is outside 1s–1h", cfg.CircuitOpen)
 	}
 	if cfg.DisableAfter < time.Minute {
 		return cfg, fmt.Errorf("serve: --disable-after %s is under a minute", cfg.DisableAfter)

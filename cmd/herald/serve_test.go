@@ -10,6 +10,7 @@ import (
 	"time"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/dispatch"
 	"github.com/heraldhq/herald/internal/server"
 )
 
@@ -50,6 +51,11 @@ func TestParseServeFlags(t *testing.T) {
 		{name: "disable after flag wins", args: []string{"--disable-after", "1h"}, env: map[string]string{"HERALD_DISABLE_AFTER": "24h"},
 			want: server.Config{Addr: "127.0.0.1:8080", Database: "sqlite:herald.db", DisableAfter: time.Hour}},
 		{name: "disable after too short", args: []string{"--disable-after", "1s"}, wantErr: "--disable-after"},
+		{name: "circuit open from env", env: map[string]string{"HERALD_CIRCUIT_OPEN": "30s"},
+			want: server.Config{Addr: "127.0.0.1:8080", Database: "sqlite:herald.db", CircuitOpen: 30 * time.Second}},
+		{name: "circuit open flag wins", args: []string{"--circuit-open", "5s"}, env: map[string]string{"HERALD_CIRCUIT_OPEN": "30s"},
+			want: server.Config{Addr: "127.0.0.1:8080", Database: "sqlite:herald.db", CircuitOpen: 5 * time.Second}},
+		{name: "circuit open too short", args: []string{"--circuit-open", "10ms"}, wantErr: "--circuit-open"},
 		{name: "grace too long", args: []string{"--shutdown-grace", "1m"}, wantErr: "--shutdown-grace"},
 		{name: "retention from env", env: map[string]string{"HERALD_RETENTION": "48h", "HERALD_BODY_RETENTION": "1h"},
 			want: server.Config{Addr: "127.0.0.1:8080", Database: "sqlite:herald.db", Retention: 48 * time.Hour, BodyRetention: time.Hour}},
@@ -94,6 +100,9 @@ func TestParseServeFlags(t *testing.T) {
 			}
 			if tt.want.DisableAfter == 0 {
 				tt.want.DisableAfter = herald.DefaultDisableAfter
+			}
+			if tt.want.CircuitOpen == 0 {
+				tt.want.CircuitOpen = dispatch.DefaultCircuitOpen
 			}
 			if got != tt.want {
 				t.Fatalf("got %+v, want %+v", got, tt.want)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/alert"
 	"github.com/heraldhq/herald/internal/telemetry"
 )
 
@@ -40,6 +41,7 @@ type endpointJSON struct {
 	MaxConcurrency      *int              `json:"max_concurrency"`
 	RateLimitPerS       *int              `json:"rate_limit_per_s"`
 	Headers             map[string]string `json:"headers"`
+	CircuitOpenUntil    *string           `json:"circuit_open_until"`
 	CreatedAt           string            `json:"created_at"`
 	UpdatedAt           string            `json:"updated_at"`
 }
@@ -49,6 +51,9 @@ func endpointState(ep *herald.Endpoint) string {
 	switch {
 	case ep.Disabled:
 		return herald.EndpointDisabled
+	case ep.CircuitOpenUntil != nil:
+		// Open, or past its time and waiting for the probe's answer.
+		return herald.EndpointCircuitOpen
 	case ep.ConsecutiveFailures > 0:
 		return herald.EndpointDegraded
 	}
@@ -58,7 +63,8 @@ func endpointState(ep *herald.Endpoint) string {
 func (s *Server) toEndpointJSON(ep *herald.Endpoint, st herald.EndpointStats) endpointJSON {
 	out := endpointJSON{ID: ep.ID, URL: ep.URL, State: endpointState(ep), DisabledAt: timestampPtr(ep.DisabledAt),
 		ConsecutiveFailures: ep.ConsecutiveFailures, FailingSince: timestampPtr(ep.FailingSince),
-		SuccessRate1h: st.SuccessRate(), P50MS1h: st.MedianMS(), Concurrency: s.cfg.EndpointConcurrency,
+		CircuitOpenUntil: timestampPtr(ep.CircuitOpenUntil),
+		SuccessRate1h:    st.SuccessRate(), P50MS1h: st.MedianMS(), Concurrency: s.cfg.EndpointConcurrency,
 		MaxConcurrency: ep.MaxConcurrency, RateLimitPerS: ep.RateLimitPerS, Headers: ep.Headers,
 		CreatedAt: timestamp(ep.CreatedAt), UpdatedAt: timestamp(ep.UpdatedAt)}
 	if out.Concurrency <= 0 {
@@ -170,8 +176,9 @@ func (s *Server) enableEndpoint(w http.ResponseWriter, r *http.Request, env *her
 }
 
 // switchEndpoint disables (by hand) or enables the endpoint of the path,
-// and logs and counts the change when there was one. Enabling releases
-// its held deliveries, and wakes the dispatcher for them.
+// and logs, counts and announces (to the alert_url) the change when there
+// was one. Enabling releases its held deliveries, and wakes the dispatcher
+// for them.
 func (s *Server) switchEndpoint(w http.ResponseWriter, r *http.Request, env *herald.Environment, enable bool) error {
 	id, err := pathID(r)
 	if err != nil {
@@ -198,9 +205,11 @@ func (s *Server) switchEndpoint(w http.ResponseWriter, r *http.Request, env *her
 	switch {
 	case enable && before.Disabled:
 		s.cfg.Metrics.EndpointEvent(telemetry.EndpointEnabled, "")
+		s.cfg.Alerts.Endpoint(alert.EndpointEnabled, *ep)
 		s.log.Info("endpoint enabled", "environment_id", env.ID, "endpoint_id", ep.ID, "released_deliveries", released)
 	case !enable && !before.Disabled:
 		s.cfg.Metrics.EndpointEvent(telemetry.EndpointDisabled, herald.DisabledManually)
+		s.cfg.Alerts.Endpoint(alert.EndpointDisabled, *ep)
 		s.log.Info("endpoint disabled", "environment_id", env.ID, "endpoint_id", ep.ID, "reason", ep.DisabledReason)
 	}
 	return s.writeEndpoint(w, r, ep)

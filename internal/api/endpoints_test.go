@@ -25,6 +25,7 @@ type endpointView struct {
 	MaxConcurrency      *int              `json:"max_concurrency"`
 	RateLimitPerS       *int              `json:"rate_limit_per_s"`
 	Headers             map[string]string `json:"headers"`
+	CircuitOpenUntil    *string           `json:"circuit_open_until"`
 	CreatedAt           string            `json:"created_at"`
 	UpdatedAt           string            `json:"updated_at"`
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/alert"
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/dispatch"
 	"github.com/heraldhq/herald/internal/egress"
@@ -59,6 +60,12 @@ type options struct {
 	// forwardNow is the inbound webhooks' clock (rate limits, signature
 	// timestamps); nil: time.Now.
 	forwardNow func() time.Time
+	// circuitOpen is how long an endpoint's circuit stays open (0: the
+	// dispatcher's default, a minute).
+	circuitOpen time.Duration
+	// dispatchNow is the clock the dispatcher judges endpoints' failure
+	// windows by (nil: time.Now).
+	dispatchNow func() time.Time
 }
 
 // fixture is the API wired as internal/server wires it: a real SQLite file
@@ -98,7 +105,10 @@ func newFixture(t *testing.T, o options) *fixture {
 		CheckURL: func(ctx context.Context, u string) error { return egress.CheckURL(ctx, u, egressOpts) }})
 
 	client := egress.New(egressOpts)
-	d := dispatch.New(dispatch.Config{Store: store, Client: client, Logger: discard})
+	alerts := alert.New(store, client, discard)
+	t.Cleanup(alerts.Close) // after the server and the dispatcher stop (cleanups run last first)
+	d := dispatch.New(dispatch.Config{Store: store, Client: client, Logger: discard, CircuitOpen: o.circuitOpen,
+		Now: o.dispatchNow, Alerts: alerts})
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); d.Run(runCtx) }()
@@ -120,7 +130,7 @@ func newFixture(t *testing.T, o options) *fixture {
 		CheckURL: func(ctx context.Context, u string) error { return egress.CheckURL(ctx, u, egressOpts) }})
 	srv := api.New(api.Config{Store: store, Intake: in, Environments: envs, Registry: reg,
 		Forward: forward.New(forward.Config{Store: store, Intake: in, Now: o.forwardNow}),
-		Resend:  rs, Notify: d.Notify,
+		Resend:  rs, Notify: d.Notify, Alerts: alerts,
 		AdminKeyHashes: hashes, Logger: discard, BodyBudget: o.bodyBudget})
 	for pattern, h := range o.mount {
 		srv.Mount(pattern, h)

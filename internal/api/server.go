@@ -14,6 +14,7 @@ import (
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/canonjson"
+	"github.com/heraldhq/herald/internal/alert"
 	"github.com/heraldhq/herald/internal/environments"
 	"github.com/heraldhq/herald/internal/forward"
 	"github.com/heraldhq/herald/internal/intake"
@@ -63,6 +64,10 @@ type Config struct {
 	// Metrics counts endpoints disabled and enabled through the API; nil:
 	// not counted.
 	Metrics *telemetry.Metrics
+	// Alerts sends endpoint.disabled and endpoint.enabled to the
+	// environment's alert_url when an endpoint is switched through the
+	// API; nil: none sent.
+	Alerts *alert.Notifier
 	// EndpointConcurrency is the dispatcher's attempts in flight per URL,
 	// shown as the concurrency of an endpoint without a limit of its own;
 	// 0: the dispatcher's default, 32.

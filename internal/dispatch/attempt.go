@@ -21,12 +21,24 @@ import (
 // maxResponseBody is how much of a receiver's answer the attempt log keeps.
 const maxResponseBody = 4 << 10
 
+// signal is what an attempt says to the endpoint's traffic control,
+// beyond its health.
+type signal struct {
+	// pauseUntil is when the endpoint's Retry-After (429 or 503) ends,
+	// capped by the retry policy's largest delay; zero: none.
+	pauseUntil time.Time
+	// overload: a 429, a 503 or a timeout, which halve the endpoint's
+	// concurrency (AIMD); refused: a 429 or a 503, the receiver's own
+	// word that it gets too much.
+	overload, refused bool
+}
+
 // attempt makes one attempt of job and decides the delivery's next state.
 // ok is false when the attempt was interrupted by shutdown and must not be
 // recorded.
 // ep is job's endpoint, nil when it has none yet: its static headers go
 // with the request.
-func (d *Dispatcher) attempt(ctx context.Context, job herald.Job, ep *herald.Endpoint) (res herald.AttemptResult, ok bool) {
+func (d *Dispatcher) attempt(ctx context.Context, job herald.Job, ep *herald.Endpoint) (res herald.AttemptResult, sig signal, ok bool) {
 	number := job.Attempts + 1
 	// The lease generation (fencing token) travels with the outcome, the
 	// environment and URL for the endpoint's figures.
@@ -37,17 +49,17 @@ func (d *Dispatcher) attempt(ctx context.Context, job herald.Job, ep *herald.End
 	env, err := d.store.EnvironmentByID(ctx, job.EnvironmentID)
 	if err != nil {
 		if ctx.Err() != nil {
-			return res, false
+			return res, sig, false
 		}
 		res.Attempt.StartedAt = time.Now()
 		if errors.Is(err, herald.ErrNotFound) {
 			res.Status = herald.StatusFailed
 			res.Attempt.Error = ptr("environment deleted")
-			return res, true
+			return res, sig, true
 		}
-		res = d.decide(res, job.RoundStart, env, fmt.Errorf("load environment: %w", err), nil, time.Now())
+		res, _ = d.decide(res, job.RoundStart, env, fmt.Errorf("load environment: %w", err), nil, time.Now())
 		res.Health = "" // herald's trouble, not the endpoint's
-		return res, true
+		return res, sig, true
 	}
 
 	timeout := env.Settings.Timeout()
@@ -58,7 +70,7 @@ func (d *Dispatcher) attempt(ctx context.Context, job herald.Job, ep *herald.End
 		res.Attempt.StartedAt = time.Now()
 		res.Status = herald.StatusFailed
 		res.Attempt.Error = ptr("invalid URL: " + err.Error())
-		return res, true
+		return res, sig, true
 	}
 	start := time.Now()
 	var static map[string]string
@@ -70,12 +82,14 @@ func (d *Dispatcher) attempt(ctx context.Context, job herald.Job, ep *herald.End
 	resp, err := d.cfg.Client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return res, false
+			return res, sig, false
 		}
 		if actx.Err() != nil {
 			err = fmt.Errorf("timed out after %s", timeout)
+			sig.overload = true
 		}
-		return d.decide(res, job.RoundStart, env, err, nil, start), true
+		res, sig.pauseUntil = d.decide(res, job.RoundStart, env, err, nil, start)
+		return res, sig, true
 	}
 	// Read what the log keeps, then drain a little more so the connection
 	// can be reused; never more than that, and never past the attempt's
@@ -86,7 +100,7 @@ func (d *Dispatcher) attempt(ctx context.Context, job herald.Job, ep *herald.End
 	}
 	resp.Body.Close()
 	if readErr != nil && ctx.Err() != nil {
-		return res, false
+		return res, sig, false
 	}
 	if len(body) > 0 {
 		s := text(string(body))
@@ -97,10 +111,14 @@ func (d *Dispatcher) attempt(ctx context.Context, job herald.Job, ep *herald.End
 		// status stands (a 2xx is still a success), with the reason noted.
 		if actx.Err() != nil {
 			readErr = fmt.Errorf("timed out after %s", timeout)
+			sig.overload = true
 		}
 		readErr = fmt.Errorf("reading the response body: %w", readErr)
 	}
-	return d.decide(res, job.RoundStart, env, readErr, resp, start), true
+	sig.refused = resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable
+	sig.overload = sig.overload || sig.refused
+	res, sig.pauseUntil = d.decide(res, job.RoundStart, env, readErr, resp, start)
+	return res, sig, true
 }
 
 // text makes s storable as text by every store: valid UTF-8 (ill-formed
@@ -116,7 +134,10 @@ func text(s string) string {
 // is why there is no response, or, with resp, what went wrong reading its
 // body: noted on the attempt, and a failure even after a 2xx, since the
 // attempt's timeout covers the whole response (as Nango's client does).
-func (d *Dispatcher) decide(res herald.AttemptResult, roundStart int, env *herald.Environment, err error, resp *http.Response, start time.Time) herald.AttemptResult {
+// pauseUntil is when a Retry-After on a 429 or 503 ends, capped by the
+// retry policy's largest delay (zero: none); the delivery's next attempt
+// is no sooner.
+func (d *Dispatcher) decide(res herald.AttemptResult, roundStart int, env *herald.Environment, err error, resp *http.Response, start time.Time) (_ herald.AttemptResult, pauseUntil time.Time) {
 	end := time.Now()
 	res.Attempt.DurationMS = end.Sub(start).Milliseconds()
 	var retryAfter time.Duration
@@ -135,7 +156,7 @@ func (d *Dispatcher) decide(res herald.AttemptResult, roundStart int, env *heral
 		}
 		if code >= 200 && code < 300 && err == nil {
 			res.Status, res.Health = herald.StatusSucceeded, herald.HealthSuccess
-			return res
+			return res, time.Time{}
 		}
 		res.Health = herald.HealthFailure
 		if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
@@ -152,7 +173,7 @@ func (d *Dispatcher) decide(res herald.AttemptResult, roundStart int, env *heral
 			// The URL now resolves somewhere it must not: a final answer,
 			// and no word on the endpoint's health.
 			res.Status = herald.StatusSkipped
-			return res
+			return res, time.Time{}
 		}
 		res.Health = herald.HealthFailure
 	}
@@ -160,16 +181,19 @@ func (d *Dispatcher) decide(res herald.AttemptResult, roundStart int, env *heral
 	if env != nil {
 		policy = env.Settings.Retry
 	}
+	if retryAfter > 0 {
+		pauseUntil = end.Add(min(retryAfter, policy.RetryAfterLimit()))
+	}
 	// Attempt n of the round is followed by retry n; a retry or recover
 	// starts a new round (herald.Delivery.RoundStart).
 	if delay, ok := policy.NextDelay(res.Attempt.Number-roundStart, retryAfter); ok {
 		next := end.Add(delay)
 		res.Status = herald.StatusPending
 		res.NextAttemptAt = &next
-		return res
+		return res, pauseUntil
 	}
 	res.Status = herald.StatusFailed
-	return res
+	return res, pauseUntil
 }
 
 // RequestHeaders returns the headers of attempt number of job as herald

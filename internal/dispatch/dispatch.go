@@ -8,6 +8,7 @@ import (
 	"time"
 
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/alert"
 	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/telemetry"
 	"github.com/heraldhq/herald/internal/tracing"
@@ -43,6 +44,23 @@ type Config struct {
 	// DisableAfter is how long an endpoint may fail every attempt before
 	// it is disabled; 0: herald.DefaultDisableAfter.
 	DisableAfter time.Duration
+	// CircuitFailures, CircuitWindow and CircuitOpen are the circuit
+	// breaker's: more than CircuitFailures failed attempts in a row
+	// within CircuitWindow open an endpoint's circuit for CircuitOpen;
+	// 0: DefaultCircuitFailures, DefaultCircuitWindow, DefaultCircuitOpen.
+	CircuitFailures int
+	CircuitWindow   time.Duration
+	CircuitOpen     time.Duration
+	// Tokens, when set, share endpoints' rate limits among the processes
+	// on one database (PostgreSQL); nil: each process limits its own
+	// attempts, which is exact with one process.
+	Tokens herald.TokenBuckets
+	// Now is the clock an endpoint's failure window (DisableAfter) is
+	// judged by; nil: time.Now. Tests move it days ahead.
+	Now func() time.Time
+	// Alerts sends endpoint.disabled notices to environments'
+	// alert_url; nil: none.
+	Alerts *alert.Notifier
 }
 
 // Dispatcher owns the delivery workers. Create it with New and run it with Run.
@@ -73,6 +91,11 @@ type Dispatcher struct {
 	gates          gates
 	urlConcurrency map[string]int
 	limitedURLs    atomic.Int64
+	// breakers are endpoints' circuit breakers, policy theirs; adaptive
+	// the lanes whose concurrency is below their most (AIMD), by URL.
+	breakers breakers
+	policy   breakerPolicy
+	adaptive map[string]*aimd
 }
 
 // New returns a Dispatcher for cfg.
@@ -107,6 +130,18 @@ func New(cfg Config) *Dispatcher {
 	if cfg.DisableAfter <= 0 {
 		cfg.DisableAfter = herald.DefaultDisableAfter
 	}
+	if cfg.CircuitFailures <= 0 {
+		cfg.CircuitFailures = DefaultCircuitFailures
+	}
+	if cfg.CircuitWindow <= 0 {
+		cfg.CircuitWindow = DefaultCircuitWindow
+	}
+	if cfg.CircuitOpen <= 0 {
+		cfg.CircuitOpen = DefaultCircuitOpen
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	if cfg.Client == nil {
 		cfg.Client = egress.New(egress.Options{})
 	}
@@ -120,6 +155,9 @@ func New(cfg Config) *Dispatcher {
 		held:    make(map[string]int64),
 
 		urlConcurrency: make(map[string]int),
+		policy:         breakerPolicy{failures: cfg.CircuitFailures, window: cfg.CircuitWindow, open: cfg.CircuitOpen},
+		adaptive:       make(map[string]*aimd),
+		gates:          gates{shared: cfg.Tokens, log: cfg.Logger},
 	}
 }
 

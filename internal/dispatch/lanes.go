@@ -32,6 +32,25 @@ func (l *lane) pop() herald.Job {
 	return j
 }
 
+// take moves the queued deliveries of environment envID to into, and
+// returns it.
+func (l *lane) take(envID string, into []herald.Job) []herald.Job {
+	kept := l.queue[:l.head]
+	for _, j := range l.queue[l.head:] {
+		if j.EnvironmentID == envID {
+			into = append(into, j)
+		} else {
+			kept = append(kept, j)
+		}
+	}
+	clear(l.queue[len(kept):])
+	l.queue = kept
+	if l.head == len(l.queue) {
+		l.queue, l.head = l.queue[:0], 0
+	}
+	return into
+}
+
 func (d *Dispatcher) lane(url string) *lane {
 	l := d.lanes[url]
 	if l == nil {
@@ -56,10 +75,57 @@ func (d *Dispatcher) enqueueLocked(l *lane, j herald.Job) {
 // the lane's workers last saw it). With one, the lane's deliveries go
 // strictly in order.
 func (d *Dispatcher) workersLocked(url string) int {
+	if a := d.adaptive[url]; a != nil {
+		return min(a.limit, d.maxWorkersLocked(url))
+	}
+	return d.maxWorkersLocked(url)
+}
+
+// maxWorkersLocked is a lane's most workers: LaneConcurrency, or its
+// endpoint's MaxConcurrency when lower.
+func (d *Dispatcher) maxWorkersLocked(url string) int {
 	if c := d.urlConcurrency[url]; c > 0 {
 		return min(c, d.cfg.LaneConcurrency)
 	}
 	return d.cfg.LaneConcurrency
+}
+
+// aimdCooldown is how often timeouts may halve a lane's concurrency: the
+// timeouts of attempts sent together count once. Every 429 and 503 halves
+// it: each is the receiver saying it gets too much.
+const aimdCooldown = 250 * time.Millisecond
+
+// aimd is a lane's concurrency while it is below its most (SPEC §13):
+// halved on a 429, a 503 or a timeout, and one more after as many
+// successes as the limit (about one round of the lane's workers).
+type aimd struct {
+	limit, successes int
+	cut              time.Time
+}
+
+// adaptLocked adapts url's lane's concurrency to an attempt's outcome. A
+// lane at its most has no entry, and costs nothing more.
+func (d *Dispatcher) adaptLocked(url string, res herald.AttemptResult, sig signal, now time.Time) {
+	a := d.adaptive[url]
+	if sig.overload {
+		if a == nil {
+			a = &aimd{limit: d.maxWorkersLocked(url)}
+			d.adaptive[url] = a
+		}
+		if sig.refused || now.Sub(a.cut) >= aimdCooldown {
+			a.limit, a.successes, a.cut = max(1, a.limit/2), 0, now
+		}
+		return
+	}
+	if a == nil || res.Health != herald.HealthSuccess {
+		return
+	}
+	if a.successes++; a.successes >= a.limit {
+		a.limit, a.successes = a.limit+1, 0
+		if a.limit >= d.maxWorkersLocked(url) {
+			delete(d.adaptive, url)
+		}
+	}
 }
 
 // laneLimitLocked is how many deliveries one lane may hold now: half of
@@ -91,14 +157,14 @@ func (d *Dispatcher) work(ctx context.Context, l *lane) {
 			d.lags.observe(now, now.Sub(job.Handed))
 		}
 
-		res, ok, held := d.attemptAtEndpoint(ctx, job)
-		if held {
+		res, sig, out := d.attemptAtEndpoint(ctx, job)
+		switch out {
+		case parked:
 			d.mu.Lock()
 			delete(d.held, job.DeliveryID)
 			d.mu.Unlock()
 			continue
-		}
-		if !ok {
+		case interrupted:
 			// Interrupted by shutdown: give it back untouched.
 			lease := []herald.Lease{{DeliveryID: job.DeliveryID, Gen: job.LeaseGen}}
 			if err := d.store.Release(context.WithoutCancel(ctx), lease, time.Now()); err != nil {
@@ -109,6 +175,9 @@ func (d *Dispatcher) work(ctx context.Context, l *lane) {
 			d.mu.Unlock()
 			continue
 		}
+		d.mu.Lock()
+		d.adaptLocked(l.url, res, sig, time.Now())
+		d.mu.Unlock()
 		d.logOutcome(job, res)
 		d.results <- res
 	}

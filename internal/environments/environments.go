@@ -117,7 +117,8 @@ func (s *Service) Authenticate(ctx context.Context, key string) (*herald.Environ
 
 // UpdateSettings applies a PATCH of env's webhook settings, already parsed
 // as generic JSON, and returns the whole new settings. A URL that changes is
-// checked with CheckURL. Nothing is written unless every field is valid.
+// checked with CheckURL (alert_url as well as the webhook URLs). Nothing is
+// written unless every field is valid.
 func (s *Service) UpdateSettings(ctx context.Context, env *herald.Environment, patch any) (herald.Settings, error) {
 	next, err := herald.ApplySettingsPatch(env.Settings, patch)
 	if err != nil {
@@ -127,7 +128,7 @@ func (s *Service) UpdateSettings(ctx context.Context, env *herald.Environment, p
 	for _, f := range []struct {
 		name string
 		url  *string
-	}{{"primary_url", next.PrimaryURL}, {"secondary_url", next.SecondaryURL}} {
+	}{{"primary_url", next.PrimaryURL}, {"secondary_url", next.SecondaryURL}, {"alert_url", next.AlertURL}} {
 		if _, changed := obj[f.name]; !changed || f.url == nil || s.checkURL == nil {
 			continue
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/egress"
 	"github.com/heraldhq/herald/internal/environments"
 	"github.com/heraldhq/herald/internal/store/cache"
 	"github.com/heraldhq/herald/internal/store/sqlite"
@@ -359,6 +360,84 @@ func TestUpdateSettings(t *testing.T) {
 				t.Errorf("UpdateSettings returned %+v, stored %+v", next, s)
 			}
 		})
+	}
+}
+
+// TestUpdateSettingsAlertURL: alert_url is checked as the webhook URLs
+// are (syntax, then CheckURL when the patch sets it), cleared by null, and
+// never a webhook URL.
+func TestUpdateSettingsAlertURL(t *testing.T) {
+	const (
+		alertA  = "http://127.0.0.1:1/alerts?token=a"
+		refused = "http://127.0.0.1:1/refused"
+	)
+	check := &checkURLs{refuse: refused}
+	f := newFixture(t, check.check)
+	env, err := f.svc.Create(t.Context(), "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name  string
+		patch map[string]any
+		field string // "": applied
+		calls []string
+		want  string // the stored alert_url, "" for none
+	}{
+		{"set", map[string]any{"alert_url": alertA}, "", []string{alertA}, alertA},
+		{"refused_by_check", map[string]any{"alert_url": refused}, "alert_url", []string{refused}, alertA},
+		{"refused_next_to_good_primary", map[string]any{"primary_url": "http://127.0.0.1:1/hook", "alert_url": refused}, "alert_url",
+			[]string{"http://127.0.0.1:1/hook", refused}, alertA},
+		{"bad_scheme_not_checked", map[string]any{"alert_url": "ftp://127.0.0.1/x"}, "alert_url", nil, alertA},
+		{"not_a_string", map[string]any{"alert_url": float64(1)}, "alert_url", nil, alertA},
+		{"other_field_keeps_it_unchecked", map[string]any{"timeout_ms": float64(3000)}, "", nil, alertA},
+		{"null_clears_unchecked", map[string]any{"alert_url": nil}, "", nil, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cur, err := f.store.EnvironmentByID(t.Context(), env.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = f.svc.UpdateSettings(t.Context(), cur, c.patch)
+			if c.field == "" && err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if c.field != "" {
+				if he := heraldError(t, err); he.Code != herald.ErrorInvalid || he.Field != c.field {
+					t.Errorf("error %+v, want ErrorInvalid on %s", he, c.field)
+				}
+			}
+			if calls := check.take(); !slices.Equal(calls, c.calls) {
+				t.Errorf("CheckURL asked about %q, want %q", calls, c.calls)
+			}
+			stored, err := f.db.EnvironmentByID(t.Context(), env.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			if stored.Settings.AlertURL != nil {
+				got = *stored.Settings.AlertURL
+			}
+			if got != c.want {
+				t.Errorf("stored alert_url %q, want %q", got, c.want)
+			}
+			if slices.Contains(stored.Settings.URLs(), alertA) {
+				t.Errorf("the alert URL is among the webhook URLs %v", stored.Settings.URLs())
+			}
+		})
+	}
+
+	// With herald's own address policy, a loopback alert URL is refused at
+	// PATCH time, as a loopback webhook URL is.
+	strict := newFixture(t, func(ctx context.Context, u string) error { return egress.CheckURL(ctx, u, egress.Options{}) })
+	env2, err := strict.svc.Create(t.Context(), "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = strict.svc.UpdateSettings(t.Context(), env2, map[string]any{"alert_url": "http://127.0.0.1:9000/alerts"})
+	if he := heraldError(t, err); he.Field != "alert_url" || !strings.Contains(he.Message, "loopback") {
+		t.Errorf("a loopback alert_url: %+v, want refused as loopback", he)
 	}
 }
 

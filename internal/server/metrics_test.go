@@ -18,6 +18,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/heraldhq/herald/internal/testkit"
 )
 
 // metricsHerald is a herald process started with Run on a SQLite file.
@@ -28,13 +30,19 @@ type metricsHerald struct {
 
 func startHerald(t *testing.T) *metricsHerald {
 	t.Helper()
+	return startHeraldOn(t, "sqlite:"+filepath.Join(t.TempDir(), "herald.db"))
+}
+
+// startHeraldOn runs a herald process on database until the test ends,
+// and waits until it is ready.
+func startHeraldOn(t *testing.T, database string) *metricsHerald {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := &metricsHerald{url: "http://" + ln.Addr().String(), adminKey: "admin-key-for-metrics"}
-	cfg := Config{Database: "sqlite:" + filepath.Join(t.TempDir(), "herald.db"), AdminKey: h.adminKey, AllowPrivateURLs: true,
-		ShutdownGrace: time.Second}
+	cfg := Config{Database: database, AdminKey: h.adminKey, AllowPrivateURLs: true, ShutdownGrace: time.Second}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, cfg, ln, slog.New(slog.DiscardHandler), io.Discard) }()
@@ -43,6 +51,14 @@ func startHerald(t *testing.T) *metricsHerald {
 		if err := <-done; err != nil {
 			t.Errorf("Run: %v", err)
 		}
+	})
+	testkit.WaitFor(t, "herald ready", func() bool {
+		resp, err := http.Get(h.url + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
 	})
 	return h
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 	herald "github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/alert"
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/console"
 	"github.com/heraldhq/herald/internal/dispatch"
@@ -61,6 +62,9 @@ type Config struct {
 	// DisableAfter is how long an endpoint may fail every attempt before
 	// it is disabled; 0: herald.DefaultDisableAfter.
 	DisableAfter time.Duration
+	// CircuitOpen is how long an endpoint's open circuit lets no attempt
+	// through before its probe; 0: a minute (dispatch.DefaultCircuitOpen).
+	CircuitOpen time.Duration
 	// LogFormat is how cmd/herald writes its log: "json", "text", or ""
 	// (text on a terminal, JSON otherwise).
 	LogFormat string
@@ -165,8 +169,20 @@ func Run(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger, out
 			log.Warn("traces shutdown", "err", err)
 		}
 	}()
+	// Several processes share a PostgreSQL database: endpoints' rate
+	// limits are shared through it; alone on SQLite, each is exact.
+	tokens, _ := db.(herald.TokenBuckets)
+	// herald's own operations events (endpoint.disabled, endpoint.enabled)
+	// go to each environment's alert_url through the same egress client as
+	// deliveries. Deferred here, Close runs once the HTTP server and the
+	// dispatcher have stopped (the deferred calls below run first), and
+	// before the store closes: alerts in flight finish, pending retries
+	// are given up.
+	alerts := alert.New(store, client, log)
+	defer alerts.Close()
 	d := dispatch.New(dispatch.Config{Store: store, Client: client, Logger: log, Lease: cfg.Lease,
-		ShutdownGrace: cfg.ShutdownGrace, Metrics: metrics, Tracing: traces, DisableAfter: cfg.DisableAfter})
+		ShutdownGrace: cfg.ShutdownGrace, Metrics: metrics, Tracing: traces, DisableAfter: cfg.DisableAfter,
+		CircuitOpen: cfg.CircuitOpen, Tokens: tokens, Alerts: alerts})
 	svc := &intake.Service{Store: store, Dispatcher: d, Metrics: metrics}
 	// Bulk replays go on in the background; they stop, at a batch's end,
 	// before the store closes.
@@ -174,7 +190,7 @@ func Run(ctx context.Context, cfg Config, ln net.Listener, log *slog.Logger, out
 	defer resender.Close()
 	apiHandler := api.New(api.Config{
 		Store: store, Intake: svc, Environments: envs, Registry: reg, Forward: forward.New(forward.Config{Store: store, Intake: svc}),
-		Resend: resender, Notify: d.Notify, Metrics: metrics,
+		Resend: resender, Notify: d.Notify, Metrics: metrics, Alerts: alerts,
 		AdminKeyHashes: adminHashes, Logger: log, BodyBudget: cfg.BodyBudget, Tracing: traces,
 	})
 	apiHandler.Mount("GET /metrics", metrics.Handler())

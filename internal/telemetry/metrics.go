@@ -113,7 +113,7 @@ func newMetrics(store herald.StatsStore, o options) *Metrics {
 		}),
 		endpointEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_endpoint_events_total",
-			Help: "Endpoints disabled (by reason: manual, gone, failing) and enabled, by this process.",
+			Help: "Endpoints disabled (by reason: manual, gone, failing) and enabled, and circuits opened and closed, by this process.",
 		}, []string{"event", "reason"}),
 	}
 	lanes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -139,7 +139,9 @@ func newMetrics(store herald.StatsStore, o options) *Metrics {
 	for _, r := range []string{herald.DisabledManually, herald.DisabledGone, herald.DisabledFailing} {
 		m.endpointEvents.WithLabelValues(EndpointDisabled, r)
 	}
-	m.endpointEvents.WithLabelValues(EndpointEnabled, "")
+	for _, e := range []string{EndpointEnabled, EndpointCircuitOpened, EndpointCircuitClosed} {
+		m.endpointEvents.WithLabelValues(e, "")
+	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -235,6 +237,10 @@ func (m *Metrics) Pruned(deliveries, bodies int) {
 const (
 	EndpointDisabled = "endpoint.disabled"
 	EndpointEnabled  = "endpoint.enabled"
+	// EndpointCircuitOpened and EndpointCircuitClosed: an endpoint's
+	// circuit breaker opened (or a probe failed), or a probe succeeded.
+	EndpointCircuitOpened = "circuit.opened"
+	EndpointCircuitClosed = "circuit.closed"
 )
 
 // EndpointEvent counts an endpoint disabled (with its reason) or enabled

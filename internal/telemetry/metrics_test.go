@@ -374,8 +374,10 @@ func TestEndpointEvents(t *testing.T) {
 	m.EndpointEvent(EndpointDisabled, "gone")
 	m.EndpointEvent(EndpointEnabled, "")
 	const want = `
-# HELP herald_endpoint_events_total Endpoints disabled (by reason: manual, gone, failing) and enabled, by this process.
+# HELP herald_endpoint_events_total Endpoints disabled (by reason: manual, gone, failing) and enabled, and circuits opened and closed, by this process.
 # TYPE herald_endpoint_events_total counter
+herald_endpoint_events_total{event="circuit.closed",reason=""} 0
+herald_endpoint_events_total{event="circuit.opened",reason=""} 0
 herald_endpoint_events_total{event="endpoint.disabled",reason="failing"} 0
 herald_endpoint_events_total{event="endpoint.disabled",reason="gone"} 2
 herald_endpoint_events_total{event="endpoint.disabled",reason="manual"} 0

@@ -217,6 +217,13 @@ func (c *Store) EnableEndpoint(ctx context.Context, envID, id string, now time.T
 	return c.Store.EnableEndpoint(ctx, envID, id, now)
 }
 
+// SetCircuit writes through and drops the environment's entries: the
+// dispatcher's next look at the endpoint sees its circuit as written.
+func (c *Store) SetCircuit(ctx context.Context, envID, id string, until *time.Time, now time.Time) error {
+	defer c.invalidate(envID)
+	return c.Store.SetCircuit(ctx, envID, id, until, now)
+}
+
 func (c *Store) get(m map[string]entry, key string, load func() (*herald.Environment, error)) (*herald.Environment, error) {
 	c.mu.Lock()
 	e, ok := m[key]

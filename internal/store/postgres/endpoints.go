@@ -15,13 +15,13 @@ import (
 )
 
 const endpointCols = `id, environment_id, url, disabled, coalesce(disabled_reason, ''), disabled_at, consecutive_failures,
-	failing_since, rate_limit_per_s, max_concurrency, headers, created_at, updated_at`
+	failing_since, rate_limit_per_s, max_concurrency, headers, created_at, updated_at, circuit_open_until`
 
 func scanEndpoint(row pgx.Row) (*herald.Endpoint, error) {
 	var e herald.Endpoint
 	var headers []byte
 	if err := row.Scan(&e.ID, &e.EnvironmentID, &e.URL, &e.Disabled, &e.DisabledReason, &e.DisabledAt, &e.ConsecutiveFailures,
-		&e.FailingSince, &e.RateLimitPerS, &e.MaxConcurrency, &headers, &e.CreatedAt, &e.UpdatedAt); err != nil {
+		&e.FailingSince, &e.RateLimitPerS, &e.MaxConcurrency, &headers, &e.CreatedAt, &e.UpdatedAt, &e.CircuitOpenUntil); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, herald.ErrNotFound
 		}
@@ -32,7 +32,7 @@ func scanEndpoint(row pgx.Row) (*herald.Endpoint, error) {
 			return nil, fmt.Errorf("endpoint %s headers: %w", e.ID, err)
 		}
 	}
-	for _, t := range []*time.Time{e.DisabledAt, e.FailingSince, &e.CreatedAt, &e.UpdatedAt} {
+	for _, t := range []*time.Time{e.DisabledAt, e.FailingSince, e.CircuitOpenUntil, &e.CreatedAt, &e.UpdatedAt} {
 		if t != nil {
 			*t = t.UTC()
 		}
@@ -188,7 +188,7 @@ func (s *Store) EnableEndpoint(ctx context.Context, envID, id string, now time.T
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
 		e, err = scanEndpoint(tx.QueryRow(ctx, `UPDATE endpoints SET disabled = false, disabled_reason = NULL, disabled_at = NULL,
-				consecutive_failures = 0, failing_since = NULL, updated_at = $3
+				consecutive_failures = 0, failing_since = NULL, circuit_open_until = NULL, updated_at = $3
 			WHERE environment_id = $1 AND id = $2 RETURNING `+endpointCols, envID, id, now))
 		if err != nil {
 			return err
@@ -234,6 +234,31 @@ func (s *Store) HoldDelivery(ctx context.Context, lease herald.Lease, envID, url
 		return false, fmt.Errorf("hold delivery: %w", wrap(err))
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+// SetCircuit opens the endpoint's circuit until until, or closes it
+// (nil); it writes nothing when the circuit already is so.
+func (s *Store) SetCircuit(ctx context.Context, envID, id string, until *time.Time, now time.Time) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE endpoints SET circuit_open_until = $3, updated_at = $4
+		WHERE environment_id = $1 AND id = $2 AND circuit_open_until IS DISTINCT FROM $3`, envID, id, until, now); err != nil {
+		return fmt.Errorf("set circuit: %w", wrap(err))
+	}
+	return nil
+}
+
+// DeferDeliveries gives claimed deliveries back, due at until, with reason
+// as their last error and their attempts untouched: those still under
+// their lease, locked in id order as Release does.
+func (s *Store) DeferDeliveries(ctx context.Context, leases []herald.Lease, until time.Time, reason string, now time.Time) error {
+	ids, gens := leaseArrays(leases)
+	if _, err := s.pool.Exec(ctx, `WITH held AS (
+			SELECT d.id FROM deliveries d JOIN unnest($4::text[], $5::bigint[]) AS u(id, gen) ON d.id = u.id AND d.lease_gen = u.gen
+			WHERE d.status = 'sending' ORDER BY d.id FOR NO KEY UPDATE OF d)
+		UPDATE deliveries d SET status = 'pending', lease_until = NULL, next_attempt_at = $1, last_error = $2, updated_at = $3
+		FROM held WHERE d.id = held.id`, until, reason, now, ids, gens); err != nil {
+		return fmt.Errorf("defer deliveries: %w", wrap(err))
+	}
+	return nil
 }
 
 // durationCols are endpoint_minutes' histogram columns, h0 … h17.

@@ -15,22 +15,22 @@ import (
 )
 
 const endpointCols = `id, environment_id, url, disabled, disabled_reason, disabled_at, consecutive_failures, failing_since,
-	rate_limit_per_s, max_concurrency, headers, created_at, updated_at`
+	rate_limit_per_s, max_concurrency, headers, created_at, updated_at, circuit_open_until`
 
 func scanEndpoint(row scanner) (*herald.Endpoint, error) {
 	var e herald.Endpoint
 	var reason, headers sql.NullString
-	var disabledAt, failingSince, rate, conc sql.NullInt64
+	var disabledAt, failingSince, rate, conc, circuit sql.NullInt64
 	var created, updated int64
 	if err := row.Scan(&e.ID, &e.EnvironmentID, &e.URL, &e.Disabled, &reason, &disabledAt, &e.ConsecutiveFailures,
-		&failingSince, &rate, &conc, &headers, &created, &updated); err != nil {
+		&failingSince, &rate, &conc, &headers, &created, &updated, &circuit); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, herald.ErrNotFound
 		}
 		return nil, fmt.Errorf("scan endpoint: %w", unavailable(err))
 	}
 	e.DisabledReason = reason.String
-	e.DisabledAt, e.FailingSince = nullTime(disabledAt), nullTime(failingSince)
+	e.DisabledAt, e.FailingSince, e.CircuitOpenUntil = nullTime(disabledAt), nullTime(failingSince), nullTime(circuit)
 	e.RateLimitPerS, e.MaxConcurrency = nullInt(rate), nullInt(conc)
 	if headers.Valid {
 		if err := json.Unmarshal([]byte(headers.String), &e.Headers); err != nil {
@@ -215,7 +215,8 @@ func (s *Store) EnableEndpoint(ctx context.Context, envID, id string, now time.T
 		var err error
 		e, released, refused = nil, 0, nil
 		e, err = scanEndpoint(tx.QueryRowContext(ctx, `UPDATE endpoints SET disabled = 0, disabled_reason = NULL,
-				disabled_at = NULL, consecutive_failures = 0, failing_since = NULL, updated_at = ?
+				disabled_at = NULL, consecutive_failures = 0, failing_since = NULL, circuit_open_until = NULL,
+				updated_at = ?
 			WHERE id = ? AND environment_id = ? RETURNING `+endpointCols, ms(now), id, envID))
 		if errors.Is(err, herald.ErrNotFound) {
 			refused = err
@@ -264,6 +265,43 @@ func (s *Store) HoldDelivery(ctx context.Context, lease herald.Lease, envID, url
 		return false, err
 	}
 	return held, nil
+}
+
+// SetCircuit opens envID's endpoint id's circuit until until, or closes
+// it (nil).
+func (s *Store) SetCircuit(ctx context.Context, envID, id string, until *time.Time, now time.Time) error {
+	var open any
+	if until != nil {
+		open = ms(*until)
+	}
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE endpoints SET circuit_open_until = ?, updated_at = ?
+			WHERE id = ? AND environment_id = ? AND circuit_open_until IS NOT ?`, open, ms(now), id, envID, open); err != nil {
+			return fmt.Errorf("set circuit: %w", unavailable(err))
+		}
+		return nil
+	})
+}
+
+// DeferDeliveries gives claimed deliveries back, due at until, with reason
+// as their last error, their attempts untouched: each only while it is
+// still under its lease.
+func (s *Store) DeferDeliveries(ctx context.Context, leases []herald.Lease, until time.Time, reason string, now time.Time) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `UPDATE deliveries SET status = 'pending', lease_until = NULL, next_attempt_at = ?,
+				last_error = ?, updated_at = ?
+			WHERE id = ? AND lease_gen = ? AND status = 'sending'`)
+		if err != nil {
+			return fmt.Errorf("defer deliveries: %w", unavailable(err))
+		}
+		defer st.Close()
+		for _, l := range leases {
+			if _, err := st.ExecContext(ctx, ms(until), reason, ms(now), l.DeliveryID, l.Gen); err != nil {
+				return fmt.Errorf("defer deliveries: %w", unavailable(err))
+			}
+		}
+		return nil
+	})
 }
 
 // minuteMS is the start of t's minute, in unix ms.

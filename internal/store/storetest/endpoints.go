@@ -20,6 +20,8 @@ func endpointTests() []test {
 		{"DisableEnable", testEndpointDisableEnable},
 		{"HoldAndRelease", testHoldAndRelease},
 		{"HoldRefused", testHoldRefused},
+		{"Circuit", testEndpointCircuit},
+		{"DeferDeliveries", testDeferDeliveries},
 		{"HeldKeepTheirBody", testHeldKeepBody},
 		{"ConsecutiveFailures", testEndpointFailures},
 		{"Stats", testEndpointStats},
@@ -851,5 +853,112 @@ func testEndpointsEnvironmentDelete(t *testing.T, s herald.Store) {
 		herald.Endpoint{EnvironmentID: other.ID, URL: urlA, ConsecutiveFailures: 1, FailingSince: &t0})
 	if got, err := s.EndpointStats(ctx, other.ID, []string{urlA}, at(-time.Hour)); err != nil || got[urlA].Attempts != 1 {
 		t.Errorf("EndpointStats of the other environment = %v, %v; want 1 attempt", got, err)
+	}
+}
+
+// An endpoint's circuit is stored as set: open until a time, closed
+// (nil); setting it as it is writes nothing, and enabling the endpoint
+// closes it.
+func testEndpointCircuit(t *testing.T, s herald.Store) {
+	ctx := t.Context()
+	env := newEnv(t, s, "prod")
+	updateSettings(t, s, env, urlA, urlB)
+	a := endpointByURL(t, s, env.ID, urlA)
+	if a.CircuitOpenUntil != nil {
+		t.Fatalf("a new endpoint's circuit is open until %s", fmtTime(a.CircuitOpenUntil))
+	}
+	until := at(time.Minute)
+	if err := s.SetCircuit(ctx, env.ID, a.ID, &until, t0); err != nil {
+		t.Fatalf("SetCircuit(open): %v", err)
+	}
+	got := endpointByURL(t, s, env.ID, urlA)
+	if fmtTime(got.CircuitOpenUntil) != fmtTime(&until) || fmtTime(&got.UpdatedAt) != fmtTime(&t0) {
+		t.Errorf("opened: until %s, updated %s; want %s, %s", fmtTime(got.CircuitOpenUntil), got.UpdatedAt, fmtTime(&until), t0)
+	}
+	if err := s.SetCircuit(ctx, env.ID, a.ID, &until, at(time.Second)); err != nil {
+		t.Fatalf("SetCircuit(open again): %v", err)
+	}
+	if got := endpointByURL(t, s, env.ID, urlA); fmtTime(&got.UpdatedAt) != fmtTime(&t0) {
+		t.Errorf("opening an open circuit at the same time wrote it (updated %s)", got.UpdatedAt)
+	}
+	if b := endpointByURL(t, s, env.ID, urlB); b.CircuitOpenUntil != nil {
+		t.Errorf("another endpoint's circuit opened")
+	}
+	other := newEnv(t, s, "other")
+	if err := s.SetCircuit(ctx, other.ID, a.ID, nil, t0); err != nil {
+		t.Errorf("SetCircuit of another environment: %v", err)
+	}
+	if got := endpointByURL(t, s, env.ID, urlA); got.CircuitOpenUntil == nil {
+		t.Errorf("another environment closed the circuit")
+	}
+	if err := s.SetCircuit(ctx, env.ID, a.ID, nil, at(2*time.Second)); err != nil {
+		t.Fatalf("SetCircuit(closed): %v", err)
+	}
+	if got := endpointByURL(t, s, env.ID, urlA); got.CircuitOpenUntil != nil {
+		t.Errorf("closed circuit still open until %s", fmtTime(got.CircuitOpenUntil))
+	}
+	if err := s.SetCircuit(ctx, env.ID, a.ID, &until, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DisableEndpoint(ctx, env.ID, a.ID, herald.DisabledManually, t0); err != nil {
+		t.Fatal(err)
+	}
+	e, _, err := s.EnableEndpoint(ctx, env.ID, a.ID, at(time.Second))
+	if err != nil || e.CircuitOpenUntil != nil {
+		t.Errorf("EnableEndpoint = %v, %v; want its circuit closed", e, err)
+	}
+}
+
+// Deferred deliveries go back to pending, due at the given time, with the
+// reason as their last error and their attempts untouched; only under
+// their current lease.
+func testDeferDeliveries(t *testing.T, s herald.Store) {
+	ctx := t.Context()
+	env := newEnv(t, s, "prod")
+	updateSettings(t, s, env, urlA, "")
+	jobs := leased(t, s, env.ID, urlA, 3)
+	// The first has had an attempt: it keeps it.
+	first := outcome(jobs[0], herald.HealthFailure, t0, 5)
+	next := at(time.Second)
+	first.Status, first.NextAttemptAt = herald.StatusPending, &next
+	record(t, s, first)
+	again := claim(t, s, at(2*time.Second), 10)
+	if len(again) != 1 || again[0].DeliveryID != jobs[0].DeliveryID {
+		t.Fatalf("claimed %v, want the retried delivery", jobIDs(again))
+	}
+	until := at(time.Hour)
+	leases := []herald.Lease{
+		{DeliveryID: again[0].DeliveryID, Gen: again[0].LeaseGen},
+		{DeliveryID: jobs[1].DeliveryID, Gen: jobs[1].LeaseGen},
+		{DeliveryID: jobs[2].DeliveryID, Gen: jobs[2].LeaseGen - 1}, // stale: untouched
+	}
+	if err := s.DeferDeliveries(ctx, leases, until, "circuit open", at(3*time.Second)); err != nil {
+		t.Fatalf("DeferDeliveries: %v", err)
+	}
+	for i, want := range []struct {
+		status   string
+		attempts int
+		deferred bool
+	}{{herald.StatusPending, 1, true}, {herald.StatusPending, 0, true}, {herald.StatusSending, 0, false}} {
+		d, _, _ := getDelivery(t, s, env.ID, jobs[i].DeliveryID)
+		if d.Status != want.status || d.Attempts != want.attempts {
+			t.Errorf("delivery %d: %s with %d attempts; want %s with %d", i, d.Status, d.Attempts, want.status, want.attempts)
+		}
+		if !want.deferred {
+			continue
+		}
+		if fmtTime(d.NextAttemptAt) != fmtTime(&until) || d.LastError == nil || *d.LastError != "circuit open" {
+			t.Errorf("deferred delivery %d: next %s, last error %v; want %s, circuit open", i, fmtTime(d.NextAttemptAt), d.LastError, fmtTime(&until))
+		}
+	}
+	// The stale lease's delivery (still sending, its lease run out) may be
+	// claimed again; the deferred ones not before their time.
+	for _, j := range claim(t, s, at(time.Hour-time.Millisecond), 10) {
+		if j.DeliveryID != jobs[2].DeliveryID {
+			t.Errorf("deferred delivery %s claimed before its time", j.DeliveryID)
+		}
+	}
+	if jobs := claim(t, s, until, 10); len(jobs) != 2 {
+		t.Errorf("claimed %d deferred deliveries at their time, want 2", len(jobs))
 	}
 }
