@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald/internal/bench"
 )
@@ -18,13 +19,15 @@ func benchCmd(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.Events, "events", 20000, "events per throughput run")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 32, "concurrent producer requests")
 	fs.IntVar(&cfg.BatchSize, "batch", 100, "events per POST /events/batch request")
-	fs.IntVar(&cfg.Rate, "rate", 1000, "events/s of the latency and retry-storm runs")
+	fs.IntVar(&cfg.Rate, "rate", 1000, "events/s of the latency, retry-storm, throttle, outage and replay runs")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "length of each paced run (default 10s)")
-	fs.IntVar(&cfg.URLs, "urls", 10, "target URLs in the isolation and retry-storm runs")
+	fs.IntVar(&cfg.URLs, "urls", 10, "target URLs in the isolation, retry-storm, throttle and outage runs")
+	fs.IntVar(&cfg.ThrottleRate, "throttle-rate", 20, "requests/s each throttled URL of the throttle run answers before 429 with Retry-After: 1")
+	fs.DurationVar(&cfg.OutageFor, "outage-for", 90*time.Second, "how long one URL of the outage run is down (503 without Retry-After)")
 	fs.IntVar(&cfg.Pending, "pending", 1_000_000, "pending deliveries for the memory figure (0: skip it)")
 	fs.IntVar(&cfg.Replay, "replay", 1_000_000, "events replayed while live traffic is measured (0: skip it)")
 	fs.StringVar(&cfg.Postgres, "postgres", "", "PostgreSQL server URL: also measure herald on it (a fresh schema) with 1 and 3 processes")
-	only := fs.String("only", "", "comma-separated scenarios to run: throughput, latency, isolation, storm, forward, replay, memory (default: all)")
+	only := fs.String("only", "", "comma-separated scenarios to run: throughput, latency, isolation, storm, throttle, outage, forward, replay, memory (default: all)")
 	asJSON := fs.Bool("json", false, "print JSON instead of tables")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
@@ -33,8 +36,9 @@ func benchCmd(ctx context.Context, args []string) error {
 		}
 		return err
 	}
-	if cfg.Events <= 0 || cfg.Concurrency <= 0 || cfg.BatchSize <= 0 || cfg.BatchSize > 1000 || cfg.Rate <= 0 || cfg.URLs < 2 {
-		return errors.New("bench: --events, --concurrency, --rate must be positive, --batch 1–1000, --urls at least 2")
+	if cfg.Events <= 0 || cfg.Concurrency <= 0 || cfg.BatchSize <= 0 || cfg.BatchSize > 1000 || cfg.Rate <= 0 || cfg.URLs < 2 ||
+		cfg.ThrottleRate <= 0 || cfg.OutageFor <= 0 {
+		return errors.New("bench: --events, --concurrency, --rate, --throttle-rate, --outage-for must be positive, --batch 1–1000, --urls at least 2")
 	}
 	if cfg.Pending == 0 {
 		cfg.Pending = -1

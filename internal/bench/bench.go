@@ -11,21 +11,23 @@ import (
 
 // Config sets the size of each scenario. Zero values take the defaults.
 type Config struct {
-	Events      int           // events per throughput run; 20,000
-	Concurrency int           // concurrent producer requests; 32
-	BatchSize   int           // events per POST /events/batch; 100
-	Rate        int           // events/s of the paced scenarios; 1,000
-	Duration    time.Duration // length of each paced run; 10 s
-	URLs        int           // target URLs in the isolation and storm runs; 10
-	Pending     int           // pending deliveries for the memory figure; 1,000,000 (negative: skip)
-	Replay      int           // events replayed under live load; 1,000,000 (negative: skip)
-	Postgres    string        // a PostgreSQL server URL: also measure herald on it with 1 and 3 processes
-	Binary      string        // the herald binary to run for the memory figure
-	Timeout     time.Duration // give up on a run after this long; 10 min
-	Log         io.Writer     // progress lines
+	Events       int           // events per throughput run; 20,000
+	Concurrency  int           // concurrent producer requests; 32
+	BatchSize    int           // events per POST /events/batch; 100
+	Rate         int           // events/s of the paced scenarios; 1,000
+	Duration     time.Duration // length of each paced run; 10 s
+	URLs         int           // target URLs in the isolation, storm, throttle and outage runs; 10
+	ThrottleRate int           // requests/s a throttled URL answers before 429; 20
+	OutageFor    time.Duration // how long the outage run's URL is down; 90 s
+	Pending      int           // pending deliveries for the memory figure; 1,000,000 (negative: skip)
+	Replay       int           // events replayed under live load; 1,000,000 (negative: skip)
+	Postgres     string        // a PostgreSQL server URL: also measure herald on it with 1 and 3 processes
+	Binary       string        // the herald binary to run for the memory figure
+	Timeout      time.Duration // give up on a run after this long; 10 min
+	Log          io.Writer     // progress lines
 	// Only, when not empty, names the scenarios to run: throughput,
-	// latency, isolation, storm, forward, replay, memory (the raw ceiling
-	// always runs).
+	// latency, isolation, storm, throttle, outage, forward, replay, memory
+	// (the raw ceiling always runs).
 	Only []string
 }
 
@@ -44,10 +46,14 @@ func (c *Config) defaults() {
 	def(&c.BatchSize, 100)
 	def(&c.Rate, 1000)
 	def(&c.URLs, 10)
+	def(&c.ThrottleRate, 20)
 	def(&c.Pending, 1_000_000)
 	def(&c.Replay, 1_000_000)
 	if c.Duration == 0 {
 		c.Duration = 10 * time.Second
+	}
+	if c.OutageFor == 0 {
+		c.OutageFor = 90 * time.Second
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 10 * time.Minute
@@ -65,6 +71,8 @@ type Report struct {
 	Latency     *Latency     `json:"latency,omitempty"`
 	Isolation   *Ratio       `json:"isolation,omitempty"`
 	RetryStorm  *Ratio       `json:"retry_storm,omitempty"`
+	Throttle    *Throttle    `json:"throttle,omitempty"`
+	Outage      *Outage      `json:"outage,omitempty"`
 	Forwarding  *Forwarding  `json:"forwarding,omitempty"`
 	ReplayLoad  *Ratio       `json:"replay_under_load,omitempty"`
 	Memory      *Memory      `json:"memory,omitempty"`
@@ -101,6 +109,57 @@ type Ratio struct {
 	Disturbed float64 `json:"disturbed"`
 	Baseline  float64 `json:"baseline"`
 	Ratio     float64 `json:"ratio"`
+}
+
+// Throttle is the throttle run: half the URLs answer 429 with
+// Retry-After: 1 past Rate requests per clock second.
+type Throttle struct {
+	// Healthy is the p99 first-attempt latency of the other URLs, vs calm.
+	Healthy Ratio `json:"healthy"`
+	Rate    int   `json:"advertised_rate_per_sec"`
+	URLs    int   `json:"throttled_urls"`
+	// What herald sent one throttled URL, 429s included: the most in any
+	// 1 s span, in one clock second (the receiver's window), and the mean
+	// per second from the first event to the last request.
+	PeakAny1s       int     `json:"peak_requests_any_1s"`
+	PeakClockSecond int     `json:"peak_requests_clock_second"`
+	MeanPerSec      float64 `json:"mean_requests_per_sec"`
+	Requests        int     `json:"requests"`     // to all throttled URLs
+	Refused         int     `json:"answered_429"` // of them
+	// The deliveries to the throttled URLs: sent, received (distinct),
+	// marked failed by herald, and neither by the deadline.
+	Sent      int     `json:"sent"`
+	Succeeded int     `json:"succeeded"`
+	Failed    int     `json:"failed"`
+	Pending   int     `json:"pending_at_deadline"`
+	DrainSec  float64 `json:"drain_sec"` // from the first event to the end of the wait
+}
+
+// Outage is the outage run: one URL answers 503 without Retry-After for
+// a while, then comes back.
+type Outage struct {
+	// Live is the p99 first-attempt latency of the other URLs during the
+	// outage, vs calm.
+	Live      Ratio   `json:"live"`
+	OutageSec float64 `json:"outage_sec"`
+	// The deliveries to the URL that was down: sent, received (distinct,
+	// all after it came back), marked failed, and neither by the deadline.
+	Sent     int `json:"sent"`
+	Received int `json:"received"`
+	Failed   int `json:"failed"`
+	Pending  int `json:"pending_at_deadline"`
+	// RequestsWhileDown is how many attempts it answered 503.
+	RequestsWhileDown int `json:"requests_while_down"`
+	// First and last arrival, in seconds after it came back.
+	FirstAfterSec float64 `json:"first_arrival_after_back_sec"`
+	LastAfterSec  float64 `json:"last_arrival_after_back_sec"`
+	// Order of arrival against creation order: pairs out of order (and
+	// their share of all pairs), and arrivals more than Window places
+	// behind the newest event already arrived.
+	Inversions        int64   `json:"inversions"`
+	InversionFraction float64 `json:"inversion_fraction"`
+	BeyondWindow      int     `json:"beyond_window"`
+	Window            int     `json:"window"`
 }
 
 // Memory is the peak RSS of a herald process holding Pending deliveries.
@@ -148,6 +207,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.runs("storm") {
 		if rep.RetryStorm, err = b.retryStorm(ctx); err != nil {
 			return nil, fmt.Errorf("retry storm: %w", err)
+		}
+	}
+	if cfg.runs("throttle") {
+		if rep.Throttle, err = b.throttle(ctx); err != nil {
+			return nil, fmt.Errorf("throttle: %w", err)
+		}
+	}
+	if cfg.runs("outage") {
+		if rep.Outage, err = b.outage(ctx); err != nil {
+			return nil, fmt.Errorf("outage: %w", err)
 		}
 	}
 	if cfg.runs("forward") {

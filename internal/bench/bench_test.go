@@ -13,7 +13,8 @@ func TestSmall(t *testing.T) {
 		t.Skip("bench smoke test skipped in -short mode")
 	}
 	rep, err := Run(context.Background(), Config{Events: 400, Concurrency: 8, BatchSize: 50, Rate: 200,
-		Duration: 500 * time.Millisecond, URLs: 5, Pending: -1, Replay: 2000, Timeout: time.Minute})
+		Duration: 500 * time.Millisecond, URLs: 5, Pending: -1, Replay: 2000, Timeout: time.Minute,
+		ThrottleRate: 10, OutageFor: 60 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,12 +29,97 @@ func TestSmall(t *testing.T) {
 	if rep.Latency == nil || rep.Latency.Events != 100 || rep.Latency.P99MS < rep.Latency.P50MS {
 		t.Errorf("latency %+v", rep.Latency)
 	}
+	ratios := []*Ratio{rep.Isolation, rep.RetryStorm, rep.ReplayLoad}
 	if f := rep.Forwarding; f == nil || f.Webhooks != 400 || f.ForwardsPerSec <= 0 || f.EventsPerSec <= 0 || f.AnswerP99MS < f.AnswerP50MS {
 		t.Errorf("forwarding %+v", f)
 	}
-	for _, r := range []*Ratio{rep.Isolation, rep.RetryStorm, rep.ReplayLoad} {
+	// 200 events/s for 0.5 s over 5 URLs: 2 throttled URLs get 40 events.
+	if th := rep.Throttle; th == nil || th.Sent != 40 || th.Succeeded+th.Failed != th.Sent || th.Requests < th.Succeeded ||
+		th.PeakAny1s < th.PeakClockSecond || th.PeakClockSecond <= 0 || th.MeanPerSec <= 0 {
+		t.Errorf("throttle %+v", th)
+	} else {
+		ratios = append(ratios, &th.Healthy)
+	}
+	// 200 events/s for 0.06 + 0.5 s: 112 events, every fifth to the URL
+	// that is down.
+	if o := rep.Outage; o == nil || o.Sent != 23 || o.Received+o.Failed != o.Sent || o.FirstAfterSec < 0 || o.LastAfterSec < o.FirstAfterSec ||
+		o.InversionFraction < 0 || o.InversionFraction > 1 {
+		t.Errorf("outage %+v", o)
+	} else {
+		ratios = append(ratios, &o.Live)
+	}
+	for _, r := range ratios {
 		if r == nil || r.Baseline <= 0 || r.Disturbed <= 0 {
 			t.Errorf("ratio %+v", r)
 		}
+	}
+}
+
+// TestDisorder checks the order figures of the outage run on small
+// arrival sequences.
+func TestDisorder(t *testing.T) {
+	at := func(idx ...int) []arrival {
+		var out []arrival
+		for _, i := range idx {
+			out = append(out, arrival{index: i})
+		}
+		return out
+	}
+	for _, c := range []struct {
+		arr        []arrival
+		window     int
+		inversions int64
+		fraction   float64
+		beyond     int
+	}{
+		{at(0, 10, 20, 30), 0, 0, 0, 0},
+		{at(30, 20, 10, 0), 0, 6, 1, 3},
+		{at(30, 20, 10, 0), 1, 6, 1, 2},
+		{at(10, 0, 30, 20, -1), 0, 2, 2.0 / 6, 2},
+		{at(50, 0, 10, 20, 30, 40), 3, 5, 5.0 / 15, 2},
+		{nil, 32, 0, 0, 0},
+	} {
+		inv, frac, beyond := disorder(c.arr, c.window)
+		if inv != c.inversions || frac != c.fraction || beyond != c.beyond {
+			t.Errorf("disorder(%v, %d) = %d, %v, %d; want %d, %v, %d", c.arr, c.window, inv, frac, beyond, c.inversions, c.fraction, c.beyond)
+		}
+	}
+}
+
+// TestPeaks checks the sliding and clock-second request peaks.
+func TestPeaks(t *testing.T) {
+	base := time.Unix(1000, 0)
+	ms := func(offsets ...int) []time.Time {
+		var out []time.Time
+		for _, o := range offsets {
+			out = append(out, base.Add(time.Duration(o)*time.Millisecond))
+		}
+		return out
+	}
+	for _, c := range []struct {
+		times          []time.Time
+		sliding, clock int
+	}{
+		{nil, 0, 0},
+		{ms(0), 1, 1},
+		// Three at the end of one second, three at the start of the next.
+		{ms(800, 900, 950, 1000, 1050, 1100), 6, 3},
+		{ms(0, 999, 1000, 1999, 2000), 2, 2},
+	} {
+		if s, k := peaks(c.times); s != c.sliding || k != c.clock {
+			t.Errorf("peaks(%v) = %d, %d; want %d, %d", c.times, s, k, c.sliding, c.clock)
+		}
+	}
+}
+
+// TestEventIndex reads the index back from event bodies.
+func TestEventIndex(t *testing.T) {
+	for _, i := range []int{0, 7, 123456} {
+		if got := eventIndex(event(i)); got != i {
+			t.Errorf("eventIndex(event(%d)) = %d", i, got)
+		}
+	}
+	if got := eventIndex([]byte(`{"a":1}`)); got != -1 {
+		t.Errorf("eventIndex without one = %d", got)
 	}
 }

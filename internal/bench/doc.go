@@ -13,6 +13,13 @@
 //     the timeout, as a ratio to an all-healthy run;
 //   - retry storm: first-attempt latency of healthy URLs while 50 % of URLs
 //     answer 500, as a ratio to a calm run;
+//   - throttle: the same while 50 % of URLs are a rate-limited API (429
+//     with Retry-After: 1 past a rate), and how many requests herald sent
+//     each of those per second, against that rate;
+//   - outage: one URL answers 503 for a while (90 s; the hour,
+//     compressed), then comes back: whether every delivery to it arrives
+//     then, how far from creation order, and the other URLs' first-attempt
+//     latency meanwhile as a ratio to a calm run;
 //   - memory: peak RSS of a herald process holding many pending deliveries.
 //
 // All traffic stays on 127.0.0.1.

@@ -10,16 +10,18 @@ import (
 func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "herald bench — %s\n\n", r.Machine)
 	fmt.Fprintf(w, "raw ceiling (Go client → Go receiver, keep-alive): %.0f requests/s\n\n", r.RawPerSec)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "store\tprocesses\tmode\tevents\taccepted/s\tdeliveries/s\tof ceiling\tduplicates\t")
-	for _, t := range r.Throughput {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%.0f\t%.0f\t%.0f %%\t%d\t\n", t.Store, t.Processes, t.Mode, t.Events,
-			t.AcceptedPerSec, t.DeliveriesPerSec, 100*t.OfCeiling, t.Duplicates)
+	if len(r.Throughput) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "store\tprocesses\tmode\tevents\taccepted/s\tdeliveries/s\tof ceiling\tduplicates\t")
+		for _, t := range r.Throughput {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%.0f\t%.0f\t%.0f %%\t%d\t\n", t.Store, t.Processes, t.Mode, t.Events,
+				t.AcceptedPerSec, t.DeliveriesPerSec, 100*t.OfCeiling, t.Duplicates)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintln(w)
 	if l := r.Latency; l != nil {
 		fmt.Fprintf(w, "accept-to-first-attempt at %d events/s (achieved %.0f, %d events): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n",
 			l.Rate, l.AchievedRate, l.Events, l.P50MS, l.P95MS, l.P99MS)
@@ -28,6 +30,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if x != nil {
 			fmt.Fprintf(w, "%s: %.1f vs %.1f = %.2f\n", x.What, x.Disturbed, x.Baseline, x.Ratio)
 		}
+	}
+	if t := r.Throttle; t != nil {
+		t.write(w)
+	}
+	if o := r.Outage; o != nil {
+		o.write(w)
 	}
 	if f := r.Forwarding; f != nil {
 		fmt.Fprintf(w, "forwarding, one provider webhook per request (%d): %.0f answered/s, %.0f forwarded/s = %.0f %% of the ceiling, %.2f of /events one per request (%.0f/s)\n",
@@ -40,4 +48,20 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "\nwhole run: %.0f s\n", r.DurationSec)
 	return nil
+}
+
+func (t *Throttle) write(w io.Writer) {
+	fmt.Fprintf(w, "%s: %.1f vs %.1f = %.2f\n", t.Healthy.What, t.Healthy.Disturbed, t.Healthy.Baseline, t.Healthy.Ratio)
+	fmt.Fprintf(w, "requests to one throttled URL (advertised %d/s, 429s included): at most %d in any 1 s, %d in a clock second, mean %.1f/s; %d requests to the %d URLs, %d answered 429\n",
+		t.Rate, t.PeakAny1s, t.PeakClockSecond, t.MeanPerSec, t.Requests, t.URLs, t.Refused)
+	fmt.Fprintf(w, "deliveries to the throttled URLs: %d sent, %d succeeded, %d failed, %d neither after %.0f s\n",
+		t.Sent, t.Succeeded, t.Failed, t.Pending, t.DrainSec)
+}
+
+func (o *Outage) write(w io.Writer) {
+	fmt.Fprintf(w, "%s: %.1f vs %.1f = %.2f\n", o.Live.What, o.Live.Disturbed, o.Live.Baseline, o.Live.Ratio)
+	fmt.Fprintf(w, "deliveries to the URL that was down: %d sent, %d received once it was back (first after %.1f s, last after %.1f s), %d failed, %d neither; %d attempts answered 503 while down\n",
+		o.Sent, o.Received, o.FirstAfterSec, o.LastAfterSec, o.Failed, o.Pending, o.RequestsWhileDown)
+	fmt.Fprintf(w, "their arrival order: %d arrivals more than %d places behind the newest already arrived; %d pairs out of creation order (%.2f %% of pairs)\n",
+		o.BeyondWindow, o.Window, o.Inversions, 100*o.InversionFraction)
 }

@@ -265,10 +265,21 @@ func (b *runner) waitHealthy(ctx context.Context, r *receiver, n int) error {
 // latencies returns, for every event in sent whose first attempt arrived,
 // the time from sending to that arrival, sorted.
 func latencies(sent, first *sync.Map) []time.Duration {
+	return latenciesWhere(sent, first, nil)
+}
+
+// latenciesWhere is latencies of the events that keep accepts, given the
+// URL their first attempt arrived at and when they were sent (nil: all).
+func latenciesWhere(sent, first *sync.Map, keep func(url int, sentAt time.Time) bool) []time.Duration {
 	var out []time.Duration
 	sent.Range(func(id, at any) bool {
-		if f, ok := first.Load(id); ok {
-			out = append(out, f.(time.Time).Sub(at.(time.Time)))
+		f, ok := first.Load(id)
+		if !ok {
+			return true
+		}
+		fa, sentAt := f.(firstAttempt), at.(time.Time)
+		if keep == nil || keep(fa.url, sentAt) {
+			out = append(out, fa.at.Sub(sentAt))
 		}
 		return true
 	})

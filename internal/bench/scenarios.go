@@ -126,7 +126,13 @@ func (b *runner) produce(ctx context.Context, c *cluster, keys []string, n, per 
 // paced posts single events at Rate per second for Duration, spread over
 // keys, and returns how many were sent and the send times by event id.
 func (b *runner) paced(ctx context.Context, c *cluster, keys []string) (int, *sync.Map, float64, error) {
-	total := int(float64(b.cfg.Rate) * b.cfg.Duration.Seconds())
+	return b.pacedFor(ctx, c, keys, b.cfg.Duration)
+}
+
+// pacedFor is paced for d instead of Duration. Event i goes to
+// keys[i%len(keys)].
+func (b *runner) pacedFor(ctx context.Context, c *cluster, keys []string, d time.Duration) (int, *sync.Map, float64, error) {
+	total := int(float64(b.cfg.Rate) * d.Seconds())
 	sent := &sync.Map{}
 	interval := time.Second / time.Duration(b.cfg.Rate)
 	sem := make(chan struct{}, 256) // producers in flight
