@@ -125,8 +125,9 @@ func TestBreakerSharedAndPaused(t *testing.T) {
 }
 
 // AIMD: a lane's concurrency halves on every 429 or 503 and on timeouts
-// (once per cooldown), grows by one after as many successes as its
-// limit, and is forgotten at its most.
+// (once per cooldown), grows by one after as many successes in a row as
+// its limit and no sooner than aimdGrowth after its last change, and is
+// forgotten at its most.
 func TestAdaptiveConcurrency(t *testing.T) {
 	d := New(Config{LaneConcurrency: 8})
 	const url = "http://a.test/"
@@ -144,10 +145,12 @@ func TestAdaptiveConcurrency(t *testing.T) {
 		{herald.AttemptResult{Health: herald.HealthThrottled}, refused, 100 * time.Millisecond, 2}, // a 429: at once
 		{herald.AttemptResult{Health: herald.HealthFailure}, refused, 150 * time.Millisecond, 1},
 		{herald.AttemptResult{Health: herald.HealthFailure}, timeout, 900 * time.Millisecond, 1}, // never below one
-		{ok, signal{}, time.Second, 2},
-		{ok, signal{}, time.Second, 2},
-		{ok, signal{}, time.Second, 3},
-		{herald.AttemptResult{Health: herald.HealthFailure}, signal{}, time.Second, 3}, // a plain failure: no change
+		{ok, signal{}, 1000 * time.Millisecond, 1},                                               // not sustained yet: 100 ms since the cut
+		{ok, signal{}, 1400 * time.Millisecond, 2},
+		{ok, signal{}, 1500 * time.Millisecond, 2}, // one success of two
+		{ok, signal{}, 1600 * time.Millisecond, 2}, // two, but 200 ms since the last change
+		{ok, signal{}, 1900 * time.Millisecond, 3},
+		{herald.AttemptResult{Health: herald.HealthFailure}, signal{}, 2 * time.Second, 3}, // a plain failure: no cut
 	}
 	for i, s := range steps {
 		d.adaptLocked(url, s.res, s.sig, now.Add(s.at))
@@ -155,8 +158,10 @@ func TestAdaptiveConcurrency(t *testing.T) {
 			t.Fatalf("step %d: %d workers, want %d", i, got, s.want)
 		}
 	}
-	for range 3 + 4 + 5 + 6 + 7 {
-		d.adaptLocked(url, ok, signal{}, now.Add(2*time.Second))
+	for i := range 5 {
+		for range 8 {
+			d.adaptLocked(url, ok, signal{}, now.Add(3*time.Second+time.Duration(i)*time.Second))
+		}
 	}
 	if got := d.workersLocked(url); got != 8 {
 		t.Errorf("after sustained success: %d workers, want 8", got)

@@ -81,6 +81,7 @@ type Dispatcher struct {
 	starved  bool
 	running  bool
 	stopping bool
+	halt     chan struct{} // closed when stopping
 	sendCtx  context.Context
 	inflight sync.WaitGroup
 	// lags are live deliveries' recent waits (LiveLag).
@@ -150,6 +151,7 @@ func New(cfg Config) *Dispatcher {
 		store:   cfg.Store,
 		log:     cfg.Logger,
 		wake:    make(chan struct{}, 1),
+		halt:    make(chan struct{}),
 		results: make(chan herald.AttemptResult, 4096),
 		lanes:   make(map[string]*lane),
 		held:    make(map[string]int64),
@@ -192,6 +194,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	// Shutdown.
 	d.mu.Lock()
 	d.stopping = true
+	close(d.halt) // lanes waiting out a Retry-After stop waiting
 	var queued []herald.Lease
 	for url, l := range d.lanes {
 		for l.len() > 0 {

@@ -22,18 +22,28 @@ const (
 	attempted   outcome = iota // an attempt was made: record its result
 	parked                     // held or deferred without an attempt: nothing more to do
 	interrupted                // shutdown came first: give the delivery back
+	paused                     // the endpoint asked for a short wait: wait in memory, then try again
 )
+
+// maxPauseInMemory is the longest Retry-After a lane waits out in memory,
+// its deliveries kept; a longer one (and an open circuit) sends them
+// back to the store, due when it ends. Short waits are the usual answer
+// of a rate-limited receiver (Retry-After: 1), and writing the lane's
+// backlog back and claiming it again every second would only load the
+// database that every other endpoint shares.
+const maxPauseInMemory = 5 * time.Second
 
 // attemptAtEndpoint makes job's attempt as its endpoint says: not at all
 // when it is disabled (the delivery is held) or its circuit is open or it
-// asked to wait (the delivery waits in the store, with the lane's other
-// deliveries to it), within its limits otherwise; then it judges the
-// endpoint by the outcome.
-func (d *Dispatcher) attemptAtEndpoint(ctx context.Context, job herald.Job) (res herald.AttemptResult, sig signal, out outcome) {
+// asked to wait (for a short wait, until says until when and the lane
+// waits; otherwise the delivery waits in the store, with the lane's
+// other deliveries to it), within its limits otherwise; then it judges
+// the endpoint by the outcome.
+func (d *Dispatcher) attemptAtEndpoint(ctx context.Context, job herald.Job) (res herald.AttemptResult, sig signal, out outcome, until time.Time) {
 	ep := d.endpoint(ctx, job)
 	d.noteConcurrency(job.URL, ep)
 	if ep != nil && ep.Disabled && d.hold(ctx, job) {
-		return res, sig, parked
+		return res, sig, parked, until
 	}
 	var br *breaker
 	var v verdict
@@ -43,12 +53,15 @@ func (d *Dispatcher) attemptAtEndpoint(ctx context.Context, job herald.Job) (res
 			select {
 			case <-v.after: // the probe answered: ask again
 			case <-ctx.Done():
-				return res, sig, interrupted
+				return res, sig, interrupted, until
 			}
 		}
 		if !v.wait.IsZero() {
+			if v.reason == errRetryAfter && time.Until(v.wait) <= maxPauseInMemory {
+				return res, sig, paused, v.wait
+			}
 			d.deferJobs(ctx, job, v.wait, v.reason)
-			return res, sig, parked
+			return res, sig, parked, until
 		}
 	}
 	gt := d.gates.of(ep)
@@ -56,7 +69,7 @@ func (d *Dispatcher) attemptAtEndpoint(ctx context.Context, job herald.Job) (res
 		if v.probe {
 			br.abandon()
 		}
-		return res, sig, interrupted
+		return res, sig, interrupted, until
 	}
 	defer gt.leave()
 	d.cfg.Metrics.AttemptStarted()
@@ -66,13 +79,13 @@ func (d *Dispatcher) attemptAtEndpoint(ctx context.Context, job herald.Job) (res
 		if v.probe {
 			br.abandon()
 		}
-		return res, sig, interrupted
+		return res, sig, interrupted, until
 	}
 	if ep != nil {
 		d.judge(ctx, ep, res)
 		d.observe(ctx, ep, br, v.probe, res, sig)
 	}
-	return res, sig, attempted
+	return res, sig, attempted, until
 }
 
 // observe feeds an attempt's outcome to its endpoint's breaker, and

@@ -15,12 +15,27 @@ type lane struct {
 	head     int
 	active   int
 	reserved int
+	// pausing is set while one of its workers waits out its endpoint's
+	// Retry-After; the others leave, and no new one starts.
+	pausing bool
 }
 
 func (l *lane) len() int { return len(l.queue) - l.head }
 
 // full reports whether the lane holds as many deliveries as it may.
 func (l *lane) full(max int) bool { return l.len()+l.reserved >= max }
+
+// unpop puts j back at the head of the queue, where pop took it from.
+func (l *lane) unpop(j herald.Job) {
+	if l.head > 0 {
+		l.head--
+		l.queue[l.head] = j
+		return
+	}
+	l.queue = append(l.queue, herald.Job{})
+	copy(l.queue[1:], l.queue)
+	l.queue[0] = j
+}
 
 func (l *lane) pop() herald.Job {
 	j := l.queue[l.head]
@@ -63,7 +78,13 @@ func (d *Dispatcher) lane(url string) *lane {
 // enqueueLocked queues j on l and starts a worker if the lane has room.
 func (d *Dispatcher) enqueueLocked(l *lane, j herald.Job) {
 	l.queue = append(l.queue, j)
-	if l.active < d.workersLocked(l.url) {
+	d.growLocked(l)
+}
+
+// growLocked starts one more worker on l when it has work and room for
+// it, and is not pausing.
+func (d *Dispatcher) growLocked(l *lane) {
+	if !l.pausing && l.len() > 0 && l.active < d.workersLocked(l.url) {
 		l.active++
 		d.inflight.Add(1)
 		go d.work(d.sendCtx, l)
@@ -95,12 +116,18 @@ func (d *Dispatcher) maxWorkersLocked(url string) int {
 // it: each is the receiver saying it gets too much.
 const aimdCooldown = 250 * time.Millisecond
 
+// aimdGrowth is the least time between two increases of a lane's
+// concurrency: success must be sustained, not a burst of quick answers
+// just after a cut, so a rate-limited receiver is not pressed again at
+// once.
+const aimdGrowth = 500 * time.Millisecond
+
 // aimd is a lane's concurrency while it is below its most (SPEC §13):
-// halved on a 429, a 503 or a timeout, and one more after as many
-// successes as the limit (about one round of the lane's workers).
+// halved on a 429, a 503 or a timeout; one more after as many successes
+// in a row as the limit, at most every aimdGrowth.
 type aimd struct {
 	limit, successes int
-	cut              time.Time
+	cut, changed     time.Time
 }
 
 // adaptLocked adapts url's lane's concurrency to an attempt's outcome. A
@@ -113,15 +140,19 @@ func (d *Dispatcher) adaptLocked(url string, res herald.AttemptResult, sig signa
 			d.adaptive[url] = a
 		}
 		if sig.refused || now.Sub(a.cut) >= aimdCooldown {
-			a.limit, a.successes, a.cut = max(1, a.limit/2), 0, now
+			a.limit, a.successes, a.cut, a.changed = max(1, a.limit/2), 0, now, now
 		}
 		return
 	}
-	if a == nil || res.Health != herald.HealthSuccess {
+	if a == nil {
 		return
 	}
-	if a.successes++; a.successes >= a.limit {
-		a.limit, a.successes = a.limit+1, 0
+	if res.Health != herald.HealthSuccess {
+		a.successes = 0
+		return
+	}
+	if a.successes++; a.successes >= a.limit && now.Sub(a.changed) >= aimdGrowth {
+		a.limit, a.successes, a.changed = a.limit+1, 0, now
 		if a.limit >= d.maxWorkersLocked(url) {
 			delete(d.adaptive, url)
 		}
@@ -151,14 +182,22 @@ func (d *Dispatcher) work(ctx context.Context, l *lane) {
 			return
 		}
 		job := l.pop()
+		// After a pause, or once its limit grew (AIMD), a lane gets its
+		// workers back one at a time as they find work.
+		d.growLocked(l)
 		d.mu.Unlock()
 		if !job.Handed.IsZero() {
 			now := time.Now()
 			d.lags.observe(now, now.Sub(job.Handed))
 		}
 
-		res, sig, out := d.attemptAtEndpoint(ctx, job)
+		res, sig, out, until := d.attemptAtEndpoint(ctx, job)
 		switch out {
+		case paused:
+			if !d.pause(ctx, l, job, until) {
+				return
+			}
+			continue
 		case parked:
 			d.mu.Lock()
 			delete(d.held, job.DeliveryID)
@@ -181,6 +220,35 @@ func (d *Dispatcher) work(ctx context.Context, l *lane) {
 		d.logOutcome(job, res)
 		d.results <- res
 	}
+}
+
+// pause puts job back at the head of its lane and has the lane wait
+// until until, its endpoint's Retry-After: this worker waits, and returns
+// true to go on; any other worker of the lane leaves (false), and none
+// starts meanwhile. The lane's deliveries stay claimed (their leases are
+// renewed); a shutdown ends the wait.
+func (d *Dispatcher) pause(ctx context.Context, l *lane, job herald.Job, until time.Time) bool {
+	d.mu.Lock()
+	l.unpop(job)
+	if l.pausing {
+		l.active--
+		d.mu.Unlock()
+		return false
+	}
+	l.pausing = true
+	d.mu.Unlock()
+	t := time.NewTimer(time.Until(until))
+	select {
+	case <-t.C:
+	case <-d.halt:
+		t.Stop()
+	case <-ctx.Done():
+		t.Stop()
+	}
+	d.mu.Lock()
+	l.pausing = false
+	d.mu.Unlock()
+	return true
 }
 
 // laneCount is the number of open lanes, for herald_lanes.
