@@ -258,7 +258,9 @@ func TestEndpointLimitsDeliverEverything(t *testing.T) {
 		f.do(t, "POST", "/events", env.SecretKey, validAuth).want(t, http.StatusAccepted)
 	}
 	waitFor(t, "10 deliveries", func() bool { return len(rc.Requests()) == 10 })
-	if got := listDeliveries(t, f, env, "?status=succeeded"); len(got) != 10 {
-		t.Errorf("%d deliveries succeeded, want 10", len(got))
+	// Outcomes are written in batches after the answers: wait for them.
+	waitFor(t, "10 deliveries succeeded", func() bool { return len(listDeliveries(t, f, env, "?status=succeeded")) == 10 })
+	if n := len(rc.Requests()); n != 10 {
+		t.Errorf("%d requests, want 10", n)
 	}
 }
