@@ -11,7 +11,8 @@ import (
 )
 
 // A receiving app checks X-Nango-Hmac-Sha256 over the raw body before it
-// trusts anything in it.
+// trusts anything in it. (A Verifier does this and more: see
+// ExampleVerifier_Middleware.)
 func ExampleVerifyHMAC() {
 	signingKey := "a3b1c2d4-0000-4000-8000-123456789abc" // the environment's webhook signing key
 
@@ -25,7 +26,7 @@ func ExampleVerifyHMAC() {
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
 		}
-		wh, err := nango.ParseWebhook(body)
+		wh, err := nango.Decode(body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
@@ -51,7 +52,8 @@ func ExampleVerifyHMAC() {
 	// 401 bad signature
 }
 
-// ParseWebhook validates a body strictly and returns it typed; Canonical
+// ParseWebhook validates a body strictly, as herald validates the events
+// it accepts (a receiver uses Decode), and returns it typed; Canonical
 // gives back the exact bytes herald sends, whatever the key order or
 // whitespace of the input, with defaults filled in.
 func ExampleParseWebhook() {

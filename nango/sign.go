@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -30,20 +29,6 @@ const (
 // DefaultTolerance is the Standard Webhooks timestamp tolerance used when
 // VerifyStandard is given none.
 const DefaultTolerance = 5 * time.Minute
-
-// Errors returned by VerifyStandard.
-var (
-	// ErrNoSignature means the header held no "v1," signature.
-	ErrNoSignature = errors.New("nango: no v1 signature in webhook-signature header")
-	// ErrSignatureMismatch means no v1 signature matched any key.
-	ErrSignatureMismatch = errors.New("nango: webhook signature does not match")
-	// ErrTimestampTooOld means webhook-timestamp is further in the past
-	// than the tolerance: possibly a replay.
-	ErrTimestampTooOld = errors.New("nango: webhook timestamp too old")
-	// ErrTimestampTooNew means webhook-timestamp is further in the future
-	// than the tolerance.
-	ErrTimestampTooNew = errors.New("nango: webhook timestamp too far in the future")
-)
 
 // SignHMAC returns the X-Nango-Hmac-Sha256 value for body: lowercase hex of
 // HMAC-SHA256 keyed with the environment's webhook signing key.
@@ -101,8 +86,9 @@ func SignStandard(key, id string, timestamp int64, body []byte) string {
 // ignored. The timestamp must be within tolerance of now, either way
 // (DefaultTolerance when tolerance <= 0). Comparisons take constant time.
 //
-// It returns nil, ErrTimestampTooOld, ErrTimestampTooNew, ErrNoSignature or
-// ErrSignatureMismatch.
+// It returns nil, ErrTimestampTooOld, ErrTimestampTooNew (both match
+// ErrTimestampOutOfTolerance with errors.Is), ErrNoSignature or
+// ErrBadSignature (also named ErrSignatureMismatch).
 func VerifyStandard(keys []string, id string, timestamp int64, body []byte, header string, now time.Time, tolerance time.Duration) error {
 	if tolerance <= 0 {
 		tolerance = DefaultTolerance
@@ -139,7 +125,7 @@ func VerifyStandard(keys []string, id string, timestamp int64, body []byte, head
 		}
 	}
 	if !match {
-		return ErrSignatureMismatch
+		return ErrBadSignature
 	}
 	return nil
 }

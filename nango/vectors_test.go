@@ -2,8 +2,12 @@ package nango
 
 import (
 	"encoding/json"
+	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -135,6 +139,78 @@ func TestVectorsStandardWebhooks(t *testing.T) {
 			early := now.Add(-10 * time.Minute)
 			if err := VerifyStandard([]string{v.Key}, v.ID, v.Timestamp, body, v.Signature, early, 5*time.Minute); err != ErrTimestampTooNew {
 				t.Errorf("future timestamp: err = %v, want ErrTimestampTooNew", err)
+			}
+		})
+	}
+}
+
+// TestVectorsVerifier: the Verifier accepts every vector's headers, in the
+// case the sender wrote them and in upper case, decodes its body to the
+// type it declares, and refuses it under any other key.
+func TestVectorsVerifier(t *testing.T) {
+	type request struct {
+		name   string
+		key    string
+		body   []byte
+		header http.Header
+		now    time.Time
+	}
+	var requests []request
+	for _, v := range loadVectors[signatureVector](t, "signatures.json") {
+		for _, c := range []struct {
+			suffix       string
+			hmac, legacy string
+		}{
+			{"", v.HMAC, ""},
+			{" upper-case", strings.ToUpper(v.HMAC), ""},
+			{" legacy", "", v.Signature},
+			{" legacy upper-case", "", strings.ToUpper(v.Signature)},
+		} {
+			h := http.Header{}
+			if c.hmac != "" {
+				h.Set(HeaderHMAC, c.hmac)
+			}
+			if c.legacy != "" {
+				h.Set(HeaderLegacySignature, c.legacy)
+			}
+			requests = append(requests, request{v.Name + c.suffix, v.Key, []byte(v.Body), h, time.Now()})
+		}
+	}
+	for _, v := range loadVectors[standardVector](t, "standard-webhooks.json") {
+		h := http.Header{}
+		h.Set(HeaderStandardID, v.ID)
+		h.Set(HeaderStandardTimestamp, strconv.FormatInt(v.Timestamp, 10))
+		h.Set(HeaderStandardSignature, v.Signature)
+		requests = append(requests,
+			request{v.Name + " standard", v.Key, []byte(v.Body), h, time.Unix(v.Timestamp, 0)},
+			request{v.Name + " standard whsec", v.Secret, []byte(v.Body), h, time.Unix(v.Timestamp, 0)})
+	}
+	for _, r := range requests {
+		t.Run(r.name, func(t *testing.T) {
+			v := Verifier{Key: r.key, Now: func() time.Time { return r.now }}
+			if _, err := v.VerifySignature(r.header, r.body); err != nil {
+				t.Fatalf("VerifySignature: %v", err)
+			}
+			if r.name == "unit_secret_payload" || strings.HasPrefix(r.name, "unit_secret_payload ") {
+				return
+			}
+			w, err := Decode(r.body)
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			var declared struct {
+				Type Type `json:"type"`
+			}
+			if err := json.Unmarshal(r.body, &declared); err != nil || w.WebhookType() != declared.Type {
+				t.Errorf("Decode = %s, the body says %s", w.WebhookType(), declared.Type)
+			}
+			wrong := Verifier{Key: r.key + "x", Now: v.Now}
+			if _, err := wrong.VerifySignature(r.header, r.body); !errors.Is(err, ErrBadSignature) {
+				t.Errorf("another key: err = %v, want ErrBadSignature", err)
+			}
+			late := Verifier{Key: r.key, Now: func() time.Time { return r.now.Add(time.Hour) }}
+			if _, err := late.VerifySignature(r.header, r.body); (r.header.Get(HeaderStandardSignature) != "") != errors.Is(err, ErrTimestampTooOld) {
+				t.Errorf("an hour later: err = %v", err)
 			}
 		})
 	}

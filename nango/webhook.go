@@ -38,7 +38,7 @@ const (
 )
 
 // Webhook is one of *AuthWebhook, *SyncWebhook, *AsyncActionWebhook or
-// *ForwardWebhook.
+// *ForwardWebhook, or, from [Decode] only, *UnknownWebhook.
 type Webhook interface {
 	// WebhookType reports the body's "type".
 	WebhookType() Type
@@ -262,6 +262,11 @@ func (w *ForwardWebhook) ConnectionRef() (string, string) {
 // (package canonjson) and validates it with FromValue. A JSON syntax error is
 // returned as is (a *canonjson.SyntaxError); a body that is valid JSON but not
 // a valid webhook gives a *ValidationError.
+//
+// ParseWebhook is the strict validator herald applies to the events it
+// accepts. A receiving app decodes with [Decode] instead, which never
+// refuses a body of a type it does not know, or one that Nango's types
+// would not allow.
 func ParseWebhook(body []byte) (Webhook, error) {
 	v, err := canonjson.Parse(body)
 	if err != nil {
