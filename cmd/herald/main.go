@@ -2,6 +2,10 @@
 //
 //	herald serve [--addr] [--database] [--admin-key] [--allow-private-urls] [--dev] [--lease] [--shutdown-grace]
 //	herald bench [flags]
+//	herald env create|list, settings get|set, events send|list|show,
+//	herald deliveries list|show|retry|recover, herald replay  (docs/cli.md)
+//	herald listen [--port 4000] [--key KEY] [--status 200] [--forward-to URL]
+//	herald healthcheck [--url http://127.0.0.1:8080] [--ready]
 package main
 
 import (
@@ -27,6 +31,12 @@ func main() {
 		err = serveCmd(ctx, os.Args[2:])
 	case "bench":
 		err = benchCmd(ctx, os.Args[2:])
+	case "listen":
+		os.Exit(listenCmd(ctx, os.Args[2:]))
+	case "healthcheck":
+		err = healthcheckCmd(ctx, os.Args[2:])
+	case "env", "settings", "events", "deliveries", "replay":
+		os.Exit(clientCmd(ctx, os.Args[1], os.Args[2:]))
 	case "version", "--version":
 		fmt.Println("herald", versionString())
 	case "help", "-h", "--help":
@@ -56,8 +66,15 @@ func usage() {
 	fmt.Fprint(os.Stderr, `usage: herald <command> [flags]
 
 commands:
-  serve   run the API and the delivery workers (herald serve --help)
-  bench   measure throughput and latency on this machine (herald bench --help)
-  version print the version
+  serve        run the API and the delivery workers (herald serve --help)
+  listen       receive webhooks locally and print them, signatures checked (herald listen --help)
+  env          create and list environments, with the admin key (herald env --help)
+  settings     read and change the webhook settings (herald settings --help)
+  events       send events; list and show the event log (herald events --help)
+  deliveries   list, show, retry and recover deliveries (herald deliveries --help)
+  replay       send events again to the current URLs (herald replay --help)
+  bench        measure throughput and latency on this machine (herald bench --help)
+  healthcheck  exit 0 when herald answers GET /healthz (--ready: /readyz), 1 otherwise (herald healthcheck --help)
+  version      print the version
 `)
 }
