@@ -6,9 +6,6 @@ import (
 	"time"
 )
 
-// Version is sent in the User-Agent of every webhook as herald/<Version>.
-var Version = "0.1.0"
-
 // Delivery states (docs/retries.md).
 const (
 	StatusPending   = "pending"
