@@ -87,6 +87,8 @@ type Server struct {
 	batches chan struct{}
 	// budget bounds the request-body bytes held in memory (limits.go).
 	budget *bodyBudget
+	// routes are the patterns registered on mux, in order (routes.go).
+	routes []string
 }
 
 // concurrentBatches is how many POST /events/batch bodies are parsed at
@@ -100,9 +102,10 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, mux: http.NewServeMux(),
 		batches: make(chan struct{}, concurrentBatches), budget: newBodyBudget(cfg.BodyBudget)}
-	m := s.mux
+	m := routeMux{s}
 	m.HandleFunc("GET /healthz", s.healthz)
 	m.HandleFunc("GET /readyz", s.readyz)
+	m.HandleFunc("GET /openapi.yaml", s.openAPI)
 
 	m.HandleFunc("POST /admin/environments", s.admin(s.createEnvironment))
 	m.HandleFunc("GET /admin/environments", s.admin(s.listEnvironments))
@@ -148,7 +151,7 @@ func New(cfg Config) *Server {
 // Mount adds the handler of another part of herald (a console, /metrics)
 // to the one root mux, so that every route shares the error envelope for
 // unknown routes and the panic guard.
-func (s *Server) Mount(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+func (s *Server) Mount(pattern string, h http.Handler) { s.handle(pattern, h) }
 
 // ServeHTTP routes a request; panics become 500 server_error. The body
 // bytes the request took from the budget are given back when it returns.
