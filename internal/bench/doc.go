@@ -9,8 +9,9 @@
 //     events accepted/s, deliveries completed/s and their ratio to the
 //     ceiling;
 //   - accept-to-first-attempt latency at a fixed rate;
-//   - isolation: throughput of healthy URLs while 20 % of URLs hang until
-//     the timeout, as a ratio to an all-healthy run;
+//   - isolation: throughput of the other URLs while 20 % of URLs hang
+//     until the timeout, as a ratio to the same URLs in an all-healthy
+//     run;
 //   - retry storm: first-attempt latency of healthy URLs while 50 % of URLs
 //     answer 500, as a ratio to a calm run;
 //   - throttle: the same while 50 % of URLs are a rate-limited API (429

@@ -52,6 +52,7 @@ type urlLog struct {
 	requests  atomic.Int64 // every request, whatever the answer
 	refused   atomic.Int64 // answered 429 or 503
 	delivered atomic.Int64 // distinct deliveries answered 200
+	last      atomic.Int64 // when the latest of them arrived, unix ns
 	watch     atomic.Bool
 
 	mu       sync.Mutex
@@ -100,6 +101,7 @@ func (l *urlLog) reset() {
 	l.requests.Store(0)
 	l.refused.Store(0)
 	l.delivered.Store(0)
+	l.last.Store(0)
 	l.watch.Store(false)
 	l.mu.Lock()
 	l.second, l.admitted, l.times, l.arrivals = 0, 0, nil, nil
@@ -169,6 +171,11 @@ func (r *receiver) delivered(l *urlLog, mode int32, now time.Time, body []byte) 
 		return
 	}
 	l.delivered.Add(1)
+	for t := now.UnixNano(); ; {
+		if seen := l.last.Load(); seen >= t || l.last.CompareAndSwap(seen, t) {
+			break
+		}
+	}
 	if body != nil {
 		l.mu.Lock()
 		l.arrivals = append(l.arrivals, arrival{at: now, index: eventIndex(body)})
@@ -233,6 +240,17 @@ func eventIndex(body []byte) int {
 		return -1
 	}
 	return n
+}
+
+// deliveredFrom is how many distinct deliveries URLs from, from+1, … got,
+// and when the latest of them arrived.
+func (r *receiver) deliveredFrom(from int) (n int64, last time.Time) {
+	var ns int64
+	for i := from; i < len(r.logs); i++ {
+		n += r.logs[i].delivered.Load()
+		ns = max(ns, r.logs[i].last.Load())
+	}
+	return n, time.Unix(0, ns)
 }
 
 func (r *receiver) lastArrival() time.Time {
