@@ -95,3 +95,13 @@ func looksNumeric(host string) bool {
 	}
 	return strings.Trim(host, "0123456789") == ""
 }
+
+// LogURL is what a log shows of a webhook URL: its scheme, host and path,
+// without user info, query or fragment, which may hold secrets.
+func LogURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "[unparsable URL]"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}).String()
+}

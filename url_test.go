@@ -131,3 +131,18 @@ func ExampleValidateURL() {
 	// URL scheme "ftp" is not allowed; use http or https
 	// URL must not contain credentials (userinfo); credentials in URLs leak into logs
 }
+
+// LogURL keeps scheme, host and path, never credentials, query or
+// fragment.
+func TestLogURL(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"https://hooks.example.com/nango", "https://hooks.example.com/nango"},
+		{"https://user:secret@hooks.example.com:8443/a%2Fb?token=s3cret#frag", "https://hooks.example.com:8443/a%2Fb"},
+		{"http://[::1]:4000/h?x=1", "http://[::1]:4000/h"},
+		{"://bad", "[unparsable URL]"},
+	} {
+		if got := herald.LogURL(c.in); got != c.want {
+			t.Errorf("LogURL(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

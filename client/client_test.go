@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -17,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/internal/server"
+	"github.com/heraldhq/herald/internal/heraldtest"
 	"github.com/heraldhq/herald/internal/testkit"
 	"github.com/heraldhq/herald/nango"
 )
@@ -474,30 +471,8 @@ type testHerald struct {
 
 func startTestHerald(t *testing.T) *testHerald {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &testHerald{url: "http://" + ln.Addr().String(), adminKey: "admin-key-for-client-tests", receiver: testkit.NewReceiver(t)}
-	cfg := server.Config{Database: "sqlite:" + filepath.Join(t.TempDir(), "herald.db"), AdminKey: h.adminKey,
-		AllowPrivateURLs: true, ShutdownGrace: time.Second}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- server.Run(ctx, cfg, ln, slog.New(slog.DiscardHandler), io.Discard) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	testkit.WaitFor(t, "herald ready", func() bool {
-		resp, err := http.Get(h.url + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	h := &testHerald{adminKey: "admin-key-for-client-tests", receiver: testkit.NewReceiver(t)}
+	h.url = heraldtest.Run(t, h.adminKey)
 	env, err := New(h.url, h.adminKey).CreateEnvironment(t.Context(), "prod")
 	if err != nil {
 		t.Fatal(err)

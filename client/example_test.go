@@ -6,17 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/heraldhq/herald/client"
-	"github.com/heraldhq/herald/internal/server"
+	"github.com/heraldhq/herald/internal/heraldtest"
 	"github.com/heraldhq/herald/nango"
 )
 
@@ -52,36 +49,23 @@ func startExampleHerald() *exampleHerald {
 	if err != nil {
 		log.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	h := &exampleHerald{URL: "http://" + ln.Addr().String(), AdminKey: "example-admin-key", Receiver: &exampleReceiver{}}
+	h := &exampleHerald{AdminKey: "example-admin-key", Receiver: &exampleReceiver{}}
 	h.Receiver.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		h.Receiver.mu.Lock()
 		h.Receiver.bodies = append(h.Receiver.bodies, string(b))
 		h.Receiver.mu.Unlock()
 	}))
-	cfg := server.Config{Database: "sqlite:" + filepath.Join(dir, "herald.db"), AdminKey: h.AdminKey,
-		AllowPrivateURLs: true, ShutdownGrace: time.Second}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- server.Run(ctx, cfg, ln, slog.New(slog.DiscardHandler), io.Discard) }()
+	run, err := heraldtest.Start(dir, h.AdminKey)
+	if err != nil {
+		log.Fatal(err)
+	}
+	h.URL = run.URL
 	h.stop = func() {
-		cancel()
-		<-done
+		run.Close()
 		h.Receiver.srv.Close()
 		os.RemoveAll(dir)
 	}
-	waitUntil("herald ready", func() bool {
-		resp, err := http.Get(h.URL + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
 	admin := client.New(h.URL, h.AdminKey)
 	env, err := admin.CreateEnvironment(context.Background(), "prod")
 	if err != nil {

@@ -2,22 +2,18 @@ package nango_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/internal/server"
+	"github.com/heraldhq/herald/internal/heraldtest"
 	"github.com/heraldhq/herald/internal/testkit"
 	"github.com/heraldhq/herald/nango"
 )
@@ -31,34 +27,8 @@ type herald struct {
 
 func startHerald(t *testing.T) *herald {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &herald{url: "http://" + ln.Addr().String(), adminKey: "admin-key-for-nango"}
-	cfg := server.Config{
-		Database:         "sqlite:" + filepath.Join(t.TempDir(), "herald.db"),
-		AdminKey:         h.adminKey,
-		AllowPrivateURLs: true,
-		ShutdownGrace:    time.Second,
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- server.Run(ctx, cfg, ln, slog.New(slog.DiscardHandler), io.Discard) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	testkit.WaitFor(t, "herald ready", func() bool {
-		resp, err := http.Get(h.url + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	h := &herald{adminKey: "admin-key-for-nango"}
+	h.url = heraldtest.Run(t, h.adminKey)
 	return h
 }
 

@@ -2,12 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/client"
-	"github.com/heraldhq/herald/internal/server"
+	"github.com/heraldhq/herald/internal/heraldtest"
 	"github.com/heraldhq/herald/internal/testkit"
 )
 
@@ -29,30 +24,8 @@ type cliHerald struct {
 
 func startCLIHerald(t *testing.T) *cliHerald {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &cliHerald{url: "http://" + ln.Addr().String(), adminKey: "admin-key-for-cli-tests", receiver: testkit.NewReceiver(t)}
-	cfg := server.Config{Database: "sqlite:" + filepath.Join(t.TempDir(), "herald.db"), AdminKey: h.adminKey,
-		AllowPrivateURLs: true, ShutdownGrace: time.Second}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- server.Run(ctx, cfg, ln, slog.New(slog.DiscardHandler), io.Discard) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	testkit.WaitFor(t, "herald ready", func() bool {
-		resp, err := http.Get(h.url + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	h := &cliHerald{adminKey: "admin-key-for-cli-tests", receiver: testkit.NewReceiver(t)}
+	h.url = heraldtest.Run(t, h.adminKey)
 	env, err := client.New(h.url, h.adminKey).CreateEnvironment(t.Context(), "prod")
 	if err != nil {
 		t.Fatal(err)

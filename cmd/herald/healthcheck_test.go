@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,38 +16,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/internal/server"
-	"github.com/heraldhq/herald/internal/testkit"
+	"github.com/heraldhq/herald/internal/heraldtest"
 )
 
 // startHerald runs herald in the test process on a fresh SQLite file
 // until the test ends, and returns its base URL once it is ready.
 func startHerald(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
-	cfg := server.Config{Database: "sqlite:" + filepath.Join(t.TempDir(), "herald.db"), ShutdownGrace: time.Second}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- server.Run(ctx, cfg, ln, slog.New(slog.DiscardHandler), io.Discard) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	testkit.WaitFor(t, "herald ready", func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return base
+	return heraldtest.Run(t, "")
 }
 
 // closedPort is the base URL of a loopback port that nothing listens on.

@@ -272,8 +272,8 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	row("X-Herald-Event-Id", header("X-Herald-Event-Id"))
 	row("X-Herald-Delivery-Id", header("X-Herald-Delivery-Id"))
 	row("X-Herald-Attempt", header("X-Herald-Attempt"))
-	row(nango.HeaderHMAC, l.verdict(l.checkHMAC(r, body)))
-	row(nango.HeaderLegacySignature, l.verdict(l.checkLegacy(r, body)))
+	row(nango.HeaderHMAC, l.verdict(l.checkSignature(r, body, nango.HeaderHMAC, nango.VerifyHMAC, "the HMAC-SHA256 of this body")))
+	row(nango.HeaderLegacySignature, l.verdict(l.checkSignature(r, body, nango.HeaderLegacySignature, nango.VerifyLegacy, "sha256(key ‖ body)")))
 	row("Standard Webhooks", l.verdict(l.checkStandard(r, body, at)))
 	b.WriteString(prettyBody(body))
 	b.WriteString("\n")
@@ -338,32 +338,20 @@ func (l *listener) verdict(c check) string {
 	return s
 }
 
-// checkHMAC checks X-Nango-Hmac-Sha256.
-func (l *listener) checkHMAC(r *http.Request, body []byte) check {
-	v := r.Header.Get(nango.HeaderHMAC)
+// checkSignature checks the signature in header with verify (VerifyHMAC
+// for X-Nango-Hmac-Sha256, VerifyLegacy for X-Nango-Signature); what
+// says what a valid one is, for the INVALID line.
+func (l *listener) checkSignature(r *http.Request, body []byte, header string, verify func(key string, body []byte, sig string) bool, what string) check {
+	v := r.Header.Get(header)
 	switch {
 	case v == "":
 		return check{state: "not sent"}
 	case l.cfg.Key == "":
 		return check{state: "not checked (no --key)"}
-	case nango.VerifyHMAC(l.cfg.Key, body, v):
+	case verify(l.cfg.Key, body, v):
 		return check{state: "verified"}
 	}
-	return check{state: "INVALID", reason: "not the HMAC-SHA256 of this body under --key"}
-}
-
-// checkLegacy checks the legacy X-Nango-Signature.
-func (l *listener) checkLegacy(r *http.Request, body []byte) check {
-	v := r.Header.Get(nango.HeaderLegacySignature)
-	switch {
-	case v == "":
-		return check{state: "not sent"}
-	case l.cfg.Key == "":
-		return check{state: "not checked (no --key)"}
-	case nango.VerifyLegacy(l.cfg.Key, body, v):
-		return check{state: "verified"}
-	}
-	return check{state: "INVALID", reason: "not sha256(key ‖ body) under --key"}
+	return check{state: "INVALID", reason: "not " + what + " under --key"}
 }
 
 // checkStandard checks webhook-id, webhook-timestamp and

@@ -154,7 +154,7 @@ func (n *Notifier) send(event string, ep herald.Endpoint, created time.Time) {
 		return
 	}
 	target := *env.Settings.AlertURL
-	log = log.With("url", logURL(target))
+	log = log.With("url", herald.LogURL(target))
 	body, err := Body(event, ep, env.ID, created)
 	if err != nil {
 		log.Error("alert not sent: body", "err", err)
@@ -242,14 +242,4 @@ func setHeaders(h http.Header, env *herald.Environment, id string, body []byte, 
 		h["webhook-timestamp"] = []string{strconv.FormatInt(ts, 10)}
 		h["webhook-signature"] = []string{strings.Join(sigs, " ")}
 	}
-}
-
-// logURL is what the log shows of the alert URL: scheme, host and path,
-// without user info, query or fragment, which may hold secrets.
-func logURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "[unparsable URL]"
-	}
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}).String()
 }

@@ -101,12 +101,12 @@ func (d *Dispatcher) observe(ctx context.Context, ep *herald.Endpoint, br *break
 	case opened:
 		open = &until
 		d.cfg.Metrics.EndpointEvent(telemetry.EndpointCircuitOpened, "")
-		d.log.Warn("endpoint circuit open", "environment_id", ep.EnvironmentID, "endpoint_id", ep.ID, "url", logURL(ep.URL),
+		d.log.Warn("endpoint circuit open", "environment_id", ep.EnvironmentID, "endpoint_id", ep.ID, "url", herald.LogURL(ep.URL),
 			"until", until.UTC().Format(time.RFC3339Nano), "probe_failed", probe)
 	case closed:
 		d.cfg.Metrics.EndpointEvent(telemetry.EndpointCircuitClosed, "")
 		d.log.Info("endpoint circuit closed: the probe succeeded", "environment_id", ep.EnvironmentID, "endpoint_id", ep.ID,
-			"url", logURL(ep.URL))
+			"url", herald.LogURL(ep.URL))
 	}
 	if err := d.store.SetCircuit(context.WithoutCancel(ctx), ep.EnvironmentID, ep.ID, open, now.UTC()); err != nil {
 		d.log.Error("store endpoint circuit", "environment_id", ep.EnvironmentID, "endpoint_id", ep.ID, "err", err)
@@ -139,7 +139,7 @@ func (d *Dispatcher) deferJobs(ctx context.Context, job herald.Job, until time.T
 		d.log.Error("defer deliveries", "environment_id", job.EnvironmentID, "count", len(jobs), "err", err)
 		return
 	}
-	d.log.Debug("deliveries wait for their endpoint", "environment_id", job.EnvironmentID, "url", logURL(job.URL),
+	d.log.Debug("deliveries wait for their endpoint", "environment_id", job.EnvironmentID, "url", herald.LogURL(job.URL),
 		"count", len(jobs), "reason", reason, "until", until.UTC().Format(time.RFC3339Nano))
 	d.Notify() // the claimer learns when they fall due
 }
@@ -225,7 +225,7 @@ func (d *Dispatcher) judge(ctx context.Context, ep *herald.Endpoint, res herald.
 	}
 	d.cfg.Metrics.EndpointEvent(telemetry.EndpointDisabled, reason)
 	d.cfg.Alerts.Endpoint(alert.EndpointDisabled, *got)
-	d.log.Warn("endpoint disabled", "environment_id", ep.EnvironmentID, "endpoint_id", ep.ID, "url", logURL(ep.URL),
+	d.log.Warn("endpoint disabled", "environment_id", ep.EnvironmentID, "endpoint_id", ep.ID, "url", herald.LogURL(ep.URL),
 		"reason", reason, "consecutive_failures", ep.ConsecutiveFailures)
 }
 

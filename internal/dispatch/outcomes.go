@@ -15,7 +15,7 @@ import (
 // the URL is logged as scheme://host/path, and the URL is cut the same way
 // inside an error message.
 func (d *Dispatcher) logOutcome(job herald.Job, res herald.AttemptResult) {
-	safe := logURL(job.URL)
+	safe := herald.LogURL(job.URL)
 	attrs := []any{
 		slog.String("event_id", job.EventID),
 		slog.String("delivery_id", job.DeliveryID),
@@ -41,16 +41,6 @@ func (d *Dispatcher) logOutcome(job herald.Job, res herald.AttemptResult) {
 	case herald.StatusSucceeded, herald.StatusFailed, herald.StatusSkipped:
 		d.log.Info("delivery "+res.Status, append(attrs, slog.Int("attempts", res.Attempt.Number))...)
 	}
-}
-
-// logURL is what the log shows of a webhook URL: its scheme, host and
-// path, without user info, query or fragment, which may hold secrets.
-func logURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "[unparsable URL]"
-	}
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}).String()
 }
 
 // redactURL replaces the URL, in any of the forms an error message may
