@@ -26,8 +26,10 @@ func benchCmd(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.OutageFor, "outage-for", 90*time.Second, "how long one URL of the outage run is down (503 without Retry-After)")
 	fs.IntVar(&cfg.Pending, "pending", 1_000_000, "pending deliveries for the memory figure (0: skip it)")
 	fs.IntVar(&cfg.Replay, "replay", 1_000_000, "events replayed while live traffic is measured (0: skip it)")
+	fs.DurationVar(&cfg.ConvoyDuration, "convoy-duration", time.Minute, "length of each rate (50/s, then 200/s) of the convoy run")
+	fs.IntVar(&cfg.OutpostEvents, "outpost-events", 100_000, "events of the outpost run (10 publishers at 100/s each)")
 	fs.StringVar(&cfg.Postgres, "postgres", "", "PostgreSQL server URL: also measure herald on it (a fresh schema) with 1 and 3 processes")
-	only := fs.String("only", "", "comma-separated scenarios to run: throughput, latency, isolation, storm, throttle, outage, forward, replay, memory (default: all)")
+	only := fs.String("only", "", "comma-separated scenarios to run: throughput, latency, isolation, storm, throttle, outage, forward, replay, memory, convoy, outpost (default: all)")
 	asJSON := fs.Bool("json", false, "print JSON instead of tables")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
@@ -37,8 +39,8 @@ func benchCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	if cfg.Events <= 0 || cfg.Concurrency <= 0 || cfg.BatchSize <= 0 || cfg.BatchSize > 1000 || cfg.Rate <= 0 || cfg.URLs < 2 ||
-		cfg.ThrottleRate <= 0 || cfg.OutageFor <= 0 {
-		return errors.New("bench: --events, --concurrency, --rate, --throttle-rate, --outage-for must be positive, --batch 1–1000, --urls at least 2")
+		cfg.ThrottleRate <= 0 || cfg.OutageFor <= 0 || cfg.ConvoyDuration <= 0 || cfg.OutpostEvents <= 0 {
+		return errors.New("bench: --events, --concurrency, --rate, --throttle-rate, --outage-for, --convoy-duration, --outpost-events must be positive, --batch 1–1000, --urls at least 2")
 	}
 	if cfg.Pending == 0 {
 		cfg.Pending = -1

@@ -26,9 +26,13 @@ type Config struct {
 	Timeout      time.Duration // give up on a run after this long; 10 min
 	Log          io.Writer     // progress lines
 	// Only, when not empty, names the scenarios to run: throughput,
-	// latency, isolation, storm, throttle, outage, forward, replay, memory
-	// (the raw ceiling always runs).
+	// latency, isolation, storm, throttle, outage, forward, replay, memory,
+	// convoy, outpost (the raw ceiling always runs).
 	Only []string
+	// ConvoyDuration is the length of each rate of the convoy run; 60 s.
+	ConvoyDuration time.Duration
+	// OutpostEvents is how many events the outpost run sends; 100,000.
+	OutpostEvents int
 }
 
 func (c *Config) runs(scenario string) bool {
@@ -49,6 +53,10 @@ func (c *Config) defaults() {
 	def(&c.ThrottleRate, 20)
 	def(&c.Pending, 1_000_000)
 	def(&c.Replay, 1_000_000)
+	def(&c.OutpostEvents, 100_000)
+	if c.ConvoyDuration == 0 {
+		c.ConvoyDuration = time.Minute
+	}
 	if c.Duration == 0 {
 		c.Duration = 10 * time.Second
 	}
@@ -76,6 +84,8 @@ type Report struct {
 	Forwarding  *Forwarding  `json:"forwarding,omitempty"`
 	ReplayLoad  *Ratio       `json:"replay_under_load,omitempty"`
 	Memory      *Memory      `json:"memory,omitempty"`
+	Convoy      *Convoy      `json:"convoy,omitempty"`
+	Outpost     *Outpost     `json:"outpost,omitempty"`
 	DurationSec float64      `json:"duration_sec"`
 }
 
@@ -234,8 +244,27 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, fmt.Errorf("memory: %w", err)
 		}
 	}
+	if err := b.peers(ctx, rep); err != nil {
+		return nil, err
+	}
 	rep.DurationSec = time.Since(start).Seconds()
 	return rep, nil
+}
+
+// peers runs the peers' published scenarios that cfg selects into rep.
+func (b *runner) peers(ctx context.Context, rep *Report) error {
+	var err error
+	if b.cfg.runs("convoy") {
+		if rep.Convoy, err = b.convoy(ctx); err != nil {
+			return fmt.Errorf("convoy: %w", err)
+		}
+	}
+	if b.cfg.runs("outpost") {
+		if rep.Outpost, err = b.outpost(ctx); err != nil {
+			return fmt.Errorf("outpost: %w", err)
+		}
+	}
+	return nil
 }
 
 // Machine names this machine for the report.

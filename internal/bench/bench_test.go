@@ -14,7 +14,7 @@ func TestSmall(t *testing.T) {
 	}
 	rep, err := Run(context.Background(), Config{Events: 400, Concurrency: 8, BatchSize: 50, Rate: 200,
 		Duration: 500 * time.Millisecond, URLs: 5, Pending: -1, Replay: 2000, Timeout: time.Minute,
-		ThrottleRate: 10, OutageFor: 60 * time.Millisecond})
+		ThrottleRate: 10, OutageFor: 60 * time.Millisecond, ConvoyDuration: 500 * time.Millisecond, OutpostEvents: 200})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,10 +48,26 @@ func TestSmall(t *testing.T) {
 	} else {
 		ratios = append(ratios, &o.Live)
 	}
+	checkPeers(t, rep)
 	for _, r := range ratios {
 		if r == nil || r.Baseline <= 0 || r.Disturbed <= 0 {
 			t.Errorf("ratio %+v", r)
 		}
+	}
+}
+
+// checkPeers checks the convoy and outpost figures of TestSmall's run.
+func checkPeers(t *testing.T, rep *Report) {
+	t.Helper()
+	// 50/s, then 200/s, for 0.5 s each: 25 and 100 events.
+	if c := rep.Convoy; c == nil || len(c.Rates) != 2 || c.Rates[0].Rate != 50 || c.Rates[0].Events != 25 ||
+		c.Rates[1].Rate != 200 || c.Rates[1].Events != 100 || c.Rates[1].P99MS < c.Rates[1].P50MS ||
+		c.Deliveries != 125 || c.CPUSec <= 0 || c.CPUPer1000 <= 0 || c.PeakRSSMB <= 0 {
+		t.Errorf("convoy %+v", c)
+	}
+	if o := rep.Outpost; o == nil || o.Sent != 200 || o.Received != 200 || o.Lost != 0 || o.Destinations != 100 ||
+		o.P99MS < o.P50MS || o.CPUPer1000 <= 0 || o.PeakRSSMB <= 0 {
+		t.Errorf("outpost %+v", o)
 	}
 }
 

@@ -21,7 +21,12 @@
 //     compressed), then comes back: whether every delivery to it arrives
 //     then, how far from creation order, and the other URLs' first-attempt
 //     latency meanwhile as a ratio to a calm run;
-//   - memory: peak RSS of a herald process holding many pending deliveries.
+//   - memory: peak RSS of a herald process holding many pending deliveries;
+//   - the peers' published scenarios: convoy (one endpoint, single events
+//     at 50/s then 200/s: accept-to-first-attempt per rate) and outpost
+//     (10 publishers at 100/s each into 100 destinations: latency and
+//     events lost), each with the bench process's CPU seconds per 1,000
+//     deliveries and peak RSS (herald, load and receiver together).
 //
 // All traffic stays on 127.0.0.1.
 package bench

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -65,24 +66,7 @@ func (b *runner) memory(ctx context.Context) (*Memory, error) {
 		return nil, err
 	}
 
-	peak := make(chan float64, 1)
-	sampling, stopSampling := context.WithCancel(ctx)
-	go func() {
-		max := 0.0
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			if mb, err := rssMB(cmd.Process.Pid, "VmHWM"); err == nil && mb > max {
-				max = mb
-			}
-			select {
-			case <-sampling.Done():
-				peak <- max
-				return
-			case <-t.C:
-			}
-		}
-	}()
+	stopSampling := sampleRSS(ctx, cmd.Process.Pid, "VmHWM")
 
 	b.logf("memory: %d deliveries to a closed port", b.cfg.Pending)
 	start := time.Now()
@@ -110,8 +94,37 @@ func (b *runner) memory(ctx context.Context) (*Memory, error) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	stopSampling()
-	return &Memory{Pending: b.cfg.Pending, PeakRSSMB: <-peak, IngestSec: ingest.Seconds()}, nil
+	return &Memory{Pending: b.cfg.Pending, PeakRSSMB: stopSampling(), IngestSec: ingest.Seconds()}, nil
+}
+
+// sampleRSS reads field (VmRSS, VmHWM) of process pid every 100 ms until
+// the function it returns is called, which returns the largest value
+// read, in MB.
+func sampleRSS(ctx context.Context, pid int, field string) func() float64 {
+	peak := make(chan float64, 1)
+	sampling, stop := context.WithCancel(ctx)
+	go func() {
+		max := 0.0
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if mb, err := rssMB(pid, field); err == nil && mb > max {
+				max = mb
+			}
+			select {
+			case <-sampling.Done():
+				peak <- max
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	var once sync.Once
+	var mb float64
+	return func() float64 {
+		once.Do(func() { stop(); mb = <-peak })
+		return mb
+	}
 }
 
 // listeningOn reads herald's stdout until it prints its address.

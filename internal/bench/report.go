@@ -46,6 +46,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if m := r.Memory; m != nil {
 		fmt.Fprintf(w, "peak RSS with %d deliveries pending: %.0f MB (ingested in %.0f s)\n", m.Pending, m.PeakRSSMB, m.IngestSec)
 	}
+	if c := r.Convoy; c != nil {
+		c.write(w)
+	}
+	if o := r.Outpost; o != nil {
+		o.write(w)
+	}
 	fmt.Fprintf(w, "\nwhole run: %.0f s\n", r.DurationSec)
 	return nil
 }
@@ -64,4 +70,28 @@ func (o *Outage) write(w io.Writer) {
 		o.Sent, o.Received, o.FirstAfterSec, o.LastAfterSec, o.Failed, o.Pending, o.RequestsWhileDown)
 	fmt.Fprintf(w, "their arrival order: %d arrivals more than %d places behind the newest already arrived; %d pairs out of creation order (%.2f %% of pairs)\n",
 		o.BeyondWindow, o.Window, o.Inversions, 100*o.InversionFraction)
+}
+
+// costNote says what the cost figures of the peers' scenarios cover.
+const costNote = "herald, load generator and receiver in one process"
+
+func (c *Convoy) write(w io.Writer) {
+	for _, l := range c.Rates {
+		fmt.Fprintf(w, "convoy, one endpoint, %d events/s for %.0f s (achieved %.0f, %d events): accept-to-first-attempt p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n",
+			l.Rate, c.PhaseSec, l.AchievedRate, l.Events, l.P50MS, l.P95MS, l.P99MS)
+	}
+	fmt.Fprintf(w, "convoy goal: p95 ≤ %.0f ms at 200/s (Convoy publishes 124 ms on its best queue)\n", c.GoalP95MS)
+	c.Cost.write(w, "convoy")
+}
+
+func (o *Outpost) write(w io.Writer) {
+	fmt.Fprintf(w, "outpost, %d publishers at %d events/s each to %d destinations: %d sent (achieved %.0f/s), %d received, %d lost (after %.1f s for stragglers); accept-to-first-attempt p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n",
+		o.Publishers, o.PublisherRate, o.Destinations, o.Sent, o.AchievedRate, o.Received, o.Lost, o.WaitSec, o.P50MS, o.P95MS, o.P99MS)
+	fmt.Fprintf(w, "outpost goal: 0 lost, p99 ≤ %.0f ms\n", o.GoalP99MS)
+	o.Cost.write(w, "outpost")
+}
+
+func (c *Cost) write(w io.Writer, name string) {
+	fmt.Fprintf(w, "%s cost (%s): %.2f CPU s for %d deliveries = %.3f CPU s per 1,000; peak RSS %.0f MB\n",
+		name, costNote, c.CPUSec, c.Deliveries, c.CPUPer1000, c.PeakRSSMB)
 }

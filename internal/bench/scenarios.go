@@ -132,9 +132,15 @@ func (b *runner) paced(ctx context.Context, c *cluster, keys []string) (int, *sy
 // pacedFor is paced for d instead of Duration. Event i goes to
 // keys[i%len(keys)].
 func (b *runner) pacedFor(ctx context.Context, c *cluster, keys []string, d time.Duration) (int, *sync.Map, float64, error) {
-	total := int(float64(b.cfg.Rate) * d.Seconds())
+	return b.pacedN(ctx, c, keys, b.cfg.Rate, int(float64(b.cfg.Rate)*d.Seconds()))
+}
+
+// pacedN posts total single events at rate per second, event i to
+// keys[i%len(keys)], and returns how many were sent, the send times by
+// event id and the rate achieved.
+func (b *runner) pacedN(ctx context.Context, c *cluster, keys []string, rate, total int) (int, *sync.Map, float64, error) {
 	sent := &sync.Map{}
-	interval := time.Second / time.Duration(b.cfg.Rate)
+	interval := time.Second / time.Duration(rate)
 	sem := make(chan struct{}, 256) // producers in flight
 	var firstErr error
 	var once sync.Once
