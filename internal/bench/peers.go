@@ -76,20 +76,12 @@ func meter(ctx context.Context) func(deliveries int) Cost {
 // ConvoyDuration, then at 200/s for as long; accept-to-first-attempt per
 // rate, and the process's cost over both.
 func (b *runner) convoy(ctx context.Context) (*Convoy, error) {
-	r, err := newReceiver(1)
+	r, c, keys, close, err := b.sqliteURLs(ctx, "convoy", 1, 0, healthy, nil)
 	if err != nil {
 		return nil, err
 	}
-	defer r.close()
-	c, err := b.startSQLite(ctx, "convoy")
-	if err != nil {
-		return nil, err
-	}
-	defer c.close()
-	key, err := c.newEnv(ctx, r.url(0), nil)
-	if err != nil {
-		return nil, err
-	}
+	defer close()
+	key := keys[0]
 	d := b.cfg.ConvoyDuration
 	stop := meter(ctx)
 	out := &Convoy{PhaseSec: d.Seconds(), GoalP95MS: convoyGoalP95MS}
@@ -123,22 +115,11 @@ func (b *runner) convoy(ctx context.Context) (*Convoy, error) {
 // wait for stragglers: what has not arrived by then is lost.
 func (b *runner) outpost(ctx context.Context) (*Outpost, error) {
 	dests := outpostPubs * outpostDests
-	r, err := newReceiver(dests)
+	r, c, keys, close, err := b.sqliteURLs(ctx, "outpost", dests, 0, healthy, nil)
 	if err != nil {
 		return nil, err
 	}
-	defer r.close()
-	c, err := b.startSQLite(ctx, "outpost")
-	if err != nil {
-		return nil, err
-	}
-	defer c.close()
-	keys := make([]string, dests)
-	for i := range keys {
-		if keys[i], err = c.newEnv(ctx, r.url(i), nil); err != nil {
-			return nil, err
-		}
-	}
+	defer close()
 	b.logf("outpost: %d events from %d publishers at %d/s each to %d destinations", b.cfg.OutpostEvents, outpostPubs, outpostPubRate, dests)
 	stop := meter(ctx)
 	start := time.Now()

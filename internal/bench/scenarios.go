@@ -164,20 +164,12 @@ func (b *runner) pacedN(ctx context.Context, c *cluster, keys []string, rate, to
 
 // latency: accept-to-first-attempt at a fixed rate, one healthy URL.
 func (b *runner) latency(ctx context.Context) (*Latency, error) {
-	r, err := newReceiver(1)
+	r, c, keys, close, err := b.sqliteURLs(ctx, "latency", 1, 0, healthy, nil)
 	if err != nil {
 		return nil, err
 	}
-	defer r.close()
-	c, err := b.startSQLite(ctx, "latency")
-	if err != nil {
-		return nil, err
-	}
-	defer c.close()
-	key, err := c.newEnv(ctx, r.url(0), nil)
-	if err != nil {
-		return nil, err
-	}
+	defer close()
+	key := keys[0]
 	b.logf("latency: %d events/s for %s", b.cfg.Rate, b.cfg.Duration)
 	n, sent, achieved, err := b.paced(ctx, c, []string{key})
 	if err != nil {
@@ -210,7 +202,12 @@ func (b *runner) startSQLite(ctx context.Context, name string) (*cluster, error)
 // (environment i delivering to URL i) with the given settings. close
 // stops both.
 func (b *runner) multiURL(ctx context.Context, name string, bad, mode int, settings map[string]any) (r *receiver, c *cluster, keys []string, close func(), err error) {
-	if r, err = newReceiver(b.cfg.URLs); err != nil {
+	return b.sqliteURLs(ctx, name, b.cfg.URLs, bad, mode, settings)
+}
+
+// sqliteURLs is multiURL with urls target URLs.
+func (b *runner) sqliteURLs(ctx context.Context, name string, urls, bad, mode int, settings map[string]any) (r *receiver, c *cluster, keys []string, close func(), err error) {
+	if r, err = newReceiver(urls); err != nil {
 		return nil, nil, nil, nil, err
 	}
 	r.reset()
@@ -222,7 +219,7 @@ func (b *runner) multiURL(ctx context.Context, name string, bad, mode int, setti
 		return nil, nil, nil, nil, err
 	}
 	close = func() { c.close(); r.close() }
-	for i := range b.cfg.URLs {
+	for i := range urls {
 		key, err := c.newEnv(ctx, r.url(i), settings)
 		if err != nil {
 			close()

@@ -29,6 +29,8 @@ func TestRetryAfterDelaysTheEndpoint(t *testing.T) {
 		{"seconds", http.StatusTooManyRequests, func(time.Time) string { return "1" }, 86_400_000, time.Second},
 		{"HTTP date", http.StatusServiceUnavailable,
 			func(now time.Time) string { return now.Add(2 * time.Second).UTC().Format(http.TimeFormat) }, 86_400_000, time.Second},
+		// Uncapped, the hour would outlast the test's bounded wait for
+		// every delivery.
 		{"capped by the policy", http.StatusTooManyRequests, func(time.Time) string { return "3600" }, 1200, 1200 * time.Millisecond},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -84,11 +86,6 @@ func TestRetryAfterDelaysTheEndpoint(t *testing.T) {
 				// HTTP date has whole seconds, so allow for the rounding.
 				if gap := a.Sub(arrivals[0]); gap < c.wait-50*time.Millisecond {
 					t.Errorf("a request %s after the throttled one; want none before %s", gap, c.wait)
-				}
-			}
-			if c.name == "capped by the policy" {
-				if last := arrivals[len(arrivals)-1].Sub(arrivals[0]); last > 5*time.Second {
-					t.Errorf("the last request came %s after the throttled one: the Retry-After was not capped", last)
 				}
 			}
 		})
