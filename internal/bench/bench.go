@@ -73,20 +73,23 @@ func (c *Config) defaults() {
 
 // Report holds every figure of one run.
 type Report struct {
-	Machine     string       `json:"machine"`
-	RawPerSec   float64      `json:"raw_ceiling_requests_per_sec"`
-	Throughput  []Throughput `json:"throughput"`
-	Latency     *Latency     `json:"latency,omitempty"`
-	Isolation   *Ratio       `json:"isolation,omitempty"`
-	RetryStorm  *Ratio       `json:"retry_storm,omitempty"`
-	Throttle    *Throttle    `json:"throttle,omitempty"`
-	Outage      *Outage      `json:"outage,omitempty"`
-	Forwarding  *Forwarding  `json:"forwarding,omitempty"`
-	ReplayLoad  *Ratio       `json:"replay_under_load,omitempty"`
-	Memory      *Memory      `json:"memory,omitempty"`
-	Convoy      *Convoy      `json:"convoy,omitempty"`
-	Outpost     *Outpost     `json:"outpost,omitempty"`
-	DurationSec float64      `json:"duration_sec"`
+	Machine   string  `json:"machine"`
+	RawPerSec float64 `json:"raw_ceiling_requests_per_sec"`
+	// RawCPUPer1000 is the bench process's CPU (user + system) per 1,000
+	// requests of the raw ceiling, its client and its server together.
+	RawCPUPer1000 float64      `json:"raw_ceiling_cpu_sec_per_1000_requests"`
+	Throughput    []Throughput `json:"throughput"`
+	Latency       *Latency     `json:"latency,omitempty"`
+	Isolation     *Ratio       `json:"isolation,omitempty"`
+	RetryStorm    *Ratio       `json:"retry_storm,omitempty"`
+	Throttle      *Throttle    `json:"throttle,omitempty"`
+	Outage        *Outage      `json:"outage,omitempty"`
+	Forwarding    *Forwarding  `json:"forwarding,omitempty"`
+	ReplayLoad    *Ratio       `json:"replay_under_load,omitempty"`
+	Memory        *Memory      `json:"memory,omitempty"`
+	Convoy        *Convoy      `json:"convoy,omitempty"`
+	Outpost       *Outpost     `json:"outpost,omitempty"`
+	DurationSec   float64      `json:"duration_sec"`
 }
 
 // Throughput is one end-to-end run.
@@ -99,6 +102,30 @@ type Throughput struct {
 	DeliveriesPerSec float64 `json:"deliveries_completed_per_sec"`
 	OfCeiling        float64 `json:"deliveries_of_raw_ceiling"`
 	Duplicates       int     `json:"duplicates"`
+	// CPUPer1000 is the bench process's CPU (user + system) from the first
+	// request to the last delivery's arrival, per 1,000 deliveries: herald
+	// (every instance), the producers and the receiver. CPUOfCeiling is it
+	// ÷ the raw ceiling's CPU per 1,000 requests of the same run.
+	CPUPer1000   float64 `json:"cpu_sec_per_1000_deliveries"`
+	CPUOfCeiling float64 `json:"cpu_of_raw_ceiling"`
+	// DatabaseCPU says where the database's CPU is: "in_process" (SQLite:
+	// in CPUPer1000), "measured" (PostgreSQL: DBCPUPer1000, its server's
+	// processes on this machine over the same window) or "unknown" (a
+	// PostgreSQL server elsewhere, a system without /proc, or a server
+	// restarted during the run).
+	DatabaseCPU  string   `json:"database_cpu"`
+	DBCPUPer1000 *float64 `json:"database_cpu_sec_per_1000_deliveries,omitempty"`
+	// CPUWithDBOfCeiling is (CPUPer1000 + DBCPUPer1000) ÷ the raw
+	// ceiling's; on SQLite, CPUOfCeiling. Absent when DatabaseCPU is
+	// unknown.
+	CPUWithDBOfCeiling *float64 `json:"cpu_with_database_of_raw_ceiling,omitempty"`
+	// WALBytesPerDelivery is write-ahead log per delivery, from before the
+	// first request until herald had written the last outcome:
+	// on SQLite what herald's store wrote (herald_store_wal_bytes_total),
+	// on PostgreSQL what the whole server generated (its WAL insert
+	// position; anything else it served meanwhile counts too). Absent when
+	// it could not be read.
+	WALBytesPerDelivery *float64 `json:"wal_bytes_per_delivery,omitempty"`
 }
 
 // Latency is accept-to-first-attempt latency at a fixed rate. It runs from
@@ -187,7 +214,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	b := &runner{cfg: cfg}
 
 	var err error
-	if rep.RawPerSec, err = b.rawCeiling(ctx); err != nil {
+	if rep.RawPerSec, rep.RawCPUPer1000, err = b.rawCeiling(ctx); err != nil {
 		return nil, fmt.Errorf("raw ceiling: %w", err)
 	}
 	if cfg.runs("throughput") {
@@ -197,7 +224,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		defer cleanup()
 		for _, tg := range targets {
-			ts, err := b.throughput(ctx, tg, rep.RawPerSec)
+			ts, err := b.throughput(ctx, tg, rep.RawPerSec, rep.RawCPUPer1000)
 			if err != nil {
 				return nil, fmt.Errorf("%s ×%d: %w", tg.store, tg.processes, err)
 			}

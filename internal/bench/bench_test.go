@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
 )
@@ -18,13 +19,14 @@ func TestSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.RawPerSec <= 0 || len(rep.Throughput) != 2 {
+	if rep.RawPerSec <= 0 || !positive(rep.RawCPUPer1000) || len(rep.Throughput) != 2 {
 		t.Fatalf("report %+v", rep)
 	}
 	for _, tp := range rep.Throughput {
 		if tp.Events != 400 || tp.Duplicates != 0 || tp.DeliveriesPerSec <= 0 || tp.AcceptedPerSec <= 0 {
 			t.Errorf("%+v", tp)
 		}
+		checkCost(t, tp, rep.RawCPUPer1000, dbInProcess)
 	}
 	if rep.Latency == nil || rep.Latency.Events != 100 || rep.Latency.P99MS < rep.Latency.P50MS {
 		t.Errorf("latency %+v", rep.Latency)
@@ -53,6 +55,46 @@ func TestSmall(t *testing.T) {
 		if r == nil || r.Baseline <= 0 || r.Disturbed <= 0 {
 			t.Errorf("ratio %+v", r)
 		}
+	}
+}
+
+// positive reports whether v is a positive, finite number.
+func positive(v float64) bool { return v > 0 && !math.IsInf(v, 0) && !math.IsNaN(v) }
+
+// checkCost checks the cost figures of a throughput row: CPU positive
+// and its multiple of the ceiling's consistent with it; the database's
+// CPU where db says (dbInProcess, dbMeasured or dbUnknown); WAL bytes per
+// delivery positive, and more than the ~300-byte body each event stores.
+func checkCost(t *testing.T, tp Throughput, rawCPUPer1000 float64, db string) {
+	t.Helper()
+	if !positive(tp.CPUPer1000) || !positive(tp.CPUOfCeiling) || math.Abs(tp.CPUOfCeiling*rawCPUPer1000-tp.CPUPer1000) > 1e-9*tp.CPUPer1000 {
+		t.Errorf("%s %s: CPU %v s per 1,000, %v of the ceiling's %v", tp.Store, tp.Mode, tp.CPUPer1000, tp.CPUOfCeiling, rawCPUPer1000)
+	}
+	if tp.DatabaseCPU != db {
+		t.Errorf("%s %s: database CPU %q, want %q", tp.Store, tp.Mode, tp.DatabaseCPU, db)
+	}
+	switch db {
+	case dbInProcess:
+		if tp.DBCPUPer1000 != nil || tp.CPUWithDBOfCeiling == nil || *tp.CPUWithDBOfCeiling != tp.CPUOfCeiling {
+			t.Errorf("%s %s: database CPU %v, with it %v of the ceiling's; want in the process's", tp.Store, tp.Mode, tp.DBCPUPer1000, tp.CPUWithDBOfCeiling)
+		}
+	case dbMeasured:
+		// At least 0: the server's times are in ticks of 10 ms, and a
+		// tiny run may not see one.
+		if tp.DBCPUPer1000 == nil || tp.CPUWithDBOfCeiling == nil || *tp.DBCPUPer1000 < 0 || math.IsInf(*tp.DBCPUPer1000, 0) ||
+			math.Abs(*tp.CPUWithDBOfCeiling*rawCPUPer1000-tp.CPUPer1000-*tp.DBCPUPer1000) > 1e-9*tp.CPUPer1000 {
+			t.Errorf("%s %s: database CPU %v s per 1,000, with it %v of the ceiling's", tp.Store, tp.Mode, tp.DBCPUPer1000, tp.CPUWithDBOfCeiling)
+		}
+	case dbUnknown:
+		if tp.DBCPUPer1000 != nil || tp.CPUWithDBOfCeiling != nil {
+			t.Errorf("%s %s: database CPU %v, with it %v, though unknown", tp.Store, tp.Mode, tp.DBCPUPer1000, tp.CPUWithDBOfCeiling)
+		}
+	}
+	if w := tp.WALBytesPerDelivery; w == nil || !positive(*w) || *w < 300 {
+		t.Errorf("%s %s: WAL bytes per delivery %v", tp.Store, tp.Mode, w)
+	} else {
+		t.Logf("%s ×%d %s: %.3f CPU s per 1,000 (%.2f of the ceiling's), database %s, %s with it; %.0f WAL bytes per delivery",
+			tp.Store, tp.Processes, tp.Mode, tp.CPUPer1000, tp.CPUOfCeiling, tp.dbCPUCell(), opt(tp.CPUWithDBOfCeiling, "%.2f"), *w)
 	}
 }
 

@@ -7,7 +7,10 @@
 //     keep-alive to the receiver, the machine's limit;
 //   - herald end to end, events posted one per request and in batches:
 //     events accepted/s, deliveries completed/s and their ratio to the
-//     ceiling;
+//     ceiling; CPU seconds per 1,000 deliveries as a multiple of the
+//     ceiling's per 1,000 requests (the bench process's, and on a
+//     PostgreSQL server on this machine, with the server's), and bytes of
+//     write-ahead log per delivery (cost.go);
 //   - accept-to-first-attempt latency at a fixed rate;
 //   - isolation: throughput of the other URLs while 20 % of URLs hang
 //     until the timeout, as a ratio to the same URLs in an all-healthy

@@ -9,17 +9,19 @@ import (
 // WriteTable writes the report as text tables.
 func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "herald bench — %s\n\n", r.Machine)
-	fmt.Fprintf(w, "raw ceiling (Go client → Go receiver, keep-alive): %.0f requests/s\n\n", r.RawPerSec)
+	fmt.Fprintf(w, "raw ceiling (Go client → Go receiver, keep-alive): %.0f requests/s, %.3f CPU s per 1,000 requests\n\n", r.RawPerSec, r.RawCPUPer1000)
 	if len(r.Throughput) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "store\tprocesses\tmode\tevents\taccepted/s\tdeliveries/s\tof ceiling\tduplicates\t")
+		fmt.Fprintln(tw, "store\tprocesses\tmode\tevents\taccepted/s\tdeliveries/s\tof ceiling\tduplicates\tCPU s/1,000\tof ceiling's\tdb CPU s/1,000\twith db, of ceiling's\tWAL bytes/delivery\t")
 		for _, t := range r.Throughput {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%.0f\t%.0f\t%.0f %%\t%d\t\n", t.Store, t.Processes, t.Mode, t.Events,
-				t.AcceptedPerSec, t.DeliveriesPerSec, 100*t.OfCeiling, t.Duplicates)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%.0f\t%.0f\t%.0f %%\t%d\t%.3f\t%.2f\t%s\t%s\t%s\t\n", t.Store, t.Processes, t.Mode, t.Events,
+				t.AcceptedPerSec, t.DeliveriesPerSec, 100*t.OfCeiling, t.Duplicates,
+				t.CPUPer1000, t.CPUOfCeiling, t.dbCPUCell(), opt(t.CPUWithDBOfCeiling, "%.2f"), opt(t.WALBytesPerDelivery, "%.0f"))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+		fmt.Fprintln(w, throughputNote)
 		fmt.Fprintln(w)
 	}
 	if l := r.Latency; l != nil {
@@ -54,6 +56,30 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "\nwhole run: %.0f s\n", r.DurationSec)
 	return nil
+}
+
+// throughputNote says what the cost columns of the throughput table are.
+const throughputNote = `CPU s/1,000: the bench process's CPU (user + system: herald, producers and receiver), first request to last delivery, per 1,000 deliveries; of ceiling's: ÷ the raw ceiling's CPU per 1,000 requests.
+db CPU: the PostgreSQL server's processes on this machine over the same window (/proc; anything else the server did included), not in the bench process; SQLite runs in it ("in process"). with db: (CPU + db CPU) ÷ the raw ceiling's.
+WAL: SQLite, what herald's store wrote to its log (herald_store_wal_bytes_total); PostgreSQL, WAL the whole server generated (pg_current_wal_insert_lsn), anything else it served included; from before the run until herald had written every outcome.`
+
+// dbCPUCell is the database CPU column of t's row.
+func (t *Throughput) dbCPUCell() string {
+	switch {
+	case t.DBCPUPer1000 != nil:
+		return fmt.Sprintf("%.3f", *t.DBCPUPer1000)
+	case t.DatabaseCPU == dbInProcess:
+		return "in process"
+	}
+	return "unknown"
+}
+
+// opt formats *v, or "unknown" when v is nil.
+func opt(v *float64, format string) string {
+	if v == nil {
+		return "unknown"
+	}
+	return fmt.Sprintf(format, *v)
 }
 
 func (t *Throttle) write(w io.Writer) {

@@ -14,11 +14,13 @@ import (
 )
 
 // rawCeiling is the machine's limit: Concurrency goroutines POSTing the
-// same body with keep-alive to the receiver, Events requests in all.
-func (b *runner) rawCeiling(ctx context.Context) (float64, error) {
+// same body with keep-alive to the receiver, Events requests in all. It
+// returns the requests per second and the process's CPU seconds per 1,000
+// requests (the client's and the receiver's).
+func (b *runner) rawCeiling(ctx context.Context) (perSec, cpuPer1000 float64, err error) {
 	r, err := newReceiver(1)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer r.close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: b.cfg.Concurrency, MaxConnsPerHost: b.cfg.Concurrency}}
@@ -26,6 +28,7 @@ func (b *runner) rawCeiling(ctx context.Context) (float64, error) {
 	body := event(1)
 	var next atomic.Int64
 	var failed atomic.Int64
+	cpu0 := cpuSec()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range b.cfg.Concurrency {
@@ -44,17 +47,19 @@ func (b *runner) rawCeiling(ctx context.Context) (float64, error) {
 		})
 	}
 	wg.Wait()
+	elapsed, cpu := time.Since(start), cpuSec()-cpu0
 	if failed.Load() > 0 {
-		return 0, fmt.Errorf("%d requests failed", failed.Load())
+		return 0, 0, fmt.Errorf("%d requests failed", failed.Load())
 	}
-	rate := float64(b.cfg.Events) / time.Since(start).Seconds()
-	b.logf("raw ceiling: %.0f requests/s", rate)
-	return rate, nil
+	perSec, cpuPer1000 = float64(b.cfg.Events)/elapsed.Seconds(), cpu/float64(b.cfg.Events)*1000
+	b.logf("raw ceiling: %.0f requests/s, %.3f CPU s per 1,000", perSec, cpuPer1000)
+	return perSec, cpuPer1000, nil
 }
 
 // throughput posts Events events one per request, then in batches, to a
-// herald set-up and measures acceptance and delivery rates.
-func (b *runner) throughput(ctx context.Context, tg target, raw float64) ([]Throughput, error) {
+// herald set-up and measures acceptance and delivery rates, and what they
+// cost (cost.go) against the raw ceiling's rate and CPU per 1,000 requests.
+func (b *runner) throughput(ctx context.Context, tg target, raw, rawCPUPer1000 float64) ([]Throughput, error) {
 	r, err := newReceiver(1)
 	if err != nil {
 		return nil, err
@@ -69,6 +74,8 @@ func (b *runner) throughput(ctx context.Context, tg target, raw float64) ([]Thro
 	if err != nil {
 		return nil, err
 	}
+	m := b.meterFor(ctx, tg, c)
+	defer m.close()
 	var out []Throughput
 	for _, mode := range []string{"single", "batch"} {
 		r.reset()
@@ -77,6 +84,7 @@ func (b *runner) throughput(ctx context.Context, tg target, raw float64) ([]Thro
 			per = b.cfg.BatchSize
 		}
 		b.logf("%s ×%d, %s: %d events", tg.store, tg.processes, mode, b.cfg.Events)
+		s0 := m.start(ctx)
 		start := time.Now()
 		if err := b.produce(ctx, c, []string{key}, b.cfg.Events, per, nil); err != nil {
 			return nil, err
@@ -85,11 +93,13 @@ func (b *runner) throughput(ctx context.Context, tg target, raw float64) ([]Thro
 		if err := b.waitHealthy(ctx, r, b.cfg.Events); err != nil {
 			return nil, err
 		}
+		s1 := m.end(ctx, b.settled(c, key))
 		done := r.lastArrival().Sub(start)
 		t := Throughput{Store: tg.store, Processes: tg.processes, Mode: mode, Events: b.cfg.Events,
 			AcceptedPerSec: float64(b.cfg.Events) / accepted.Seconds(), DeliveriesPerSec: float64(b.cfg.Events) / done.Seconds(),
 			Duplicates: int(r.dups.Load())}
 		t.OfCeiling = t.DeliveriesPerSec / raw
+		t.fill(s0, s1, rawCPUPer1000)
 		out = append(out, t)
 	}
 	return out, nil

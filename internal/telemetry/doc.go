@@ -8,7 +8,9 @@
 // reach a final state and its open lanes. The queue gauges are read from
 // the store on each scrape (herald.StatsStore), with a timeout; when the
 // store does not answer, they are left out of that scrape, which still
-// succeeds.
+// succeeds. So is herald_store_wal_bytes_total, the bytes the embedded
+// SQLite store has written to its write-ahead log, when the store (or the
+// store the process's wrappers wrap) counts them (WALCounter).
 //
 // Every method of *Metrics does nothing on a nil *Metrics, so a package
 // or a test that does not wire metrics needs no change.

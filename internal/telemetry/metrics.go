@@ -63,14 +63,16 @@ type Metrics struct {
 // New declares every metric on a new registry, with the Go runtime's and
 // the process's collectors. store, when not nil, is read on each scrape
 // for the queue gauges (pass the process's store; its QueueStats must stay
-// cheap).
+// cheap). When it is, or wraps, a WALCounter (the embedded SQLite store),
+// herald_store_wal_bytes_total is read from it on each scrape too.
 func New(store herald.StatsStore) *Metrics {
-	return newMetrics(store, options{timeout: QueueStatsTimeout, reuse: QueueStatsReuse, now: time.Now})
+	return newMetrics(store, options{timeout: QueueStatsTimeout, reuse: QueueStatsReuse, walTimeout: WALBytesTimeout, now: time.Now})
 }
 
 // options are New's fixed choices, which tests change.
 type options struct {
 	timeout, reuse time.Duration
+	walTimeout     time.Duration
 	now            func() time.Time
 }
 
@@ -154,6 +156,9 @@ func newMetrics(store herald.StatsStore, o options) *Metrics {
 			Help: "Scrapes for which the store failed to give the queue figures within the time limit; the herald_queue_* gauges are absent from those.",
 		})
 		m.reg.MustRegister(newQueueCollector(store, o, errs))
+		if w := walCounter(store); w != nil {
+			m.reg.MustRegister(newWALCollector(w, o.walTimeout))
+		}
 	}
 	return m
 }

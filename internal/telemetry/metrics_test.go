@@ -39,7 +39,7 @@ var clock = time.Date(2026, time.March, 25, 19, 42, 49, 0, time.UTC)
 
 // newTest is New with a fixed clock, a short timeout and no reuse.
 func newTest(store herald.StatsStore) *Metrics {
-	return newMetrics(store, options{timeout: 100 * time.Millisecond, now: func() time.Time { return clock }})
+	return newMetrics(store, options{timeout: 100 * time.Millisecond, walTimeout: 100 * time.Millisecond, now: func() time.Time { return clock }})
 }
 
 func code(c int) *int { return &c }

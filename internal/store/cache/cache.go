@@ -32,6 +32,10 @@ type Store struct {
 	gen uint64
 }
 
+// Unwrap returns the store s wraps, for what looks for an ability of the
+// store underneath (the WAL counter of internal/telemetry).
+func (s *Store) Unwrap() herald.Store { return s.Store }
+
 type entry struct {
 	env    *herald.Environment
 	loaded time.Time

@@ -17,6 +17,10 @@ type Store struct {
 	keys Keyring
 }
 
+// Unwrap returns the store s wraps, for what looks for an ability of the
+// store underneath (the WAL counter of internal/telemetry).
+func (s *Store) Unwrap() herald.Store { return s.Store }
+
 // New returns store with its secrets encrypted under keys, newest first.
 //
 // With an empty keyring nothing is encrypted: writes store plaintext, as
