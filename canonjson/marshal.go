@@ -82,8 +82,23 @@ func keyClass(k string) int64 {
 	return clsASCII
 }
 
+// sortOrder pushes the indices of ps on order, sorted as comparePairs
+// sorts the members. Nested objects push and pop above what is pushed
+// here, so the sorted indices stay valid even if order is reallocated
+// meanwhile.
+func sortOrder[V any](order []int32, ps []pair[V]) []int32 {
+	base := len(order)
+	for i := range ps {
+		order = append(order, int32(i))
+	}
+	if idx := order[base:]; len(idx) > 1 {
+		slices.SortFunc(idx, func(a, b int32) int { return comparePairs(&ps[a], &ps[b]) })
+	}
+	return order
+}
+
 // comparePairs is CompareKeys using the precomputed classes.
-func comparePairs[V any](a, b pair[V]) int {
+func comparePairs[V any](a, b *pair[V]) int {
 	switch {
 	case a.cls >= 0 && b.cls >= 0:
 		return cmp.Compare(a.cls, b.cls)
@@ -111,6 +126,11 @@ type encoder struct {
 	buf      []byte // output buffer for Marshal, copied out at the end
 	anyPairs []pair[any]
 	strPairs []pair[string]
+	// order is a stack of the members' indices, sorted in place of the
+	// members themselves: those hold pointers, and moving one costs write
+	// barriers while the collector runs, which under load is much of the
+	// time.
+	order []int32
 }
 
 var encoderPool = sync.Pool{New: func() any { return new(encoder) }}
@@ -118,13 +138,14 @@ var encoderPool = sync.Pool{New: func() any { return new(encoder) }}
 func (e *encoder) release() {
 	// Do not keep references to the caller's values alive, and do not pool
 	// very large scratch buffers.
-	if cap(e.anyPairs) > 4096 || cap(e.strPairs) > 4096 || cap(e.buf) > 1<<16 {
+	if cap(e.anyPairs) > 4096 || cap(e.strPairs) > 4096 || cap(e.order) > 4096 || cap(e.buf) > 1<<16 {
 		return
 	}
 	clear(e.anyPairs[:cap(e.anyPairs)])
 	clear(e.strPairs[:cap(e.strPairs)])
 	e.anyPairs = e.anyPairs[:0]
 	e.strPairs = e.strPairs[:0]
+	e.order = e.order[:0]
 	encoderPool.Put(e)
 }
 
@@ -182,15 +203,16 @@ func (e *encoder) object(dst []byte, m map[string]any, depth int) ([]byte, error
 	// Nested calls only push and pop above base, so ps stays valid even if
 	// e.anyPairs is reallocated meanwhile.
 	ps := e.anyPairs[base:]
-	defer func() { e.anyPairs = e.anyPairs[:base] }()
-	if len(ps) > 1 {
-		slices.SortFunc(ps, comparePairs[any])
-	}
+	obase := len(e.order)
+	e.order = sortOrder(e.order, ps)
+	order := e.order[obase:]
+	defer func() { e.anyPairs, e.order = e.anyPairs[:base], e.order[:obase] }()
 	dst = append(dst, '{')
-	for i, p := range ps {
+	for i, j := range order {
+		p := ps[j]
 		if i > 0 {
-			if sameKey(ps[i-1], p) {
-				return dst, duplicateKeyError(ps[i-1].k, p.k)
+			if prev := ps[order[i-1]]; sameKey(prev, p) {
+				return dst, duplicateKeyError(prev.k, p.k)
 			}
 			dst = append(dst, ',')
 		}
@@ -215,15 +237,16 @@ func (e *encoder) stringObject(dst []byte, m map[string]string, depth int) ([]by
 		}
 	}
 	ps := e.strPairs[base:]
-	defer func() { e.strPairs = e.strPairs[:base] }()
-	if len(ps) > 1 {
-		slices.SortFunc(ps, comparePairs[string])
-	}
+	obase := len(e.order)
+	e.order = sortOrder(e.order, ps)
+	order := e.order[obase:]
+	defer func() { e.strPairs, e.order = e.strPairs[:base], e.order[:obase] }()
 	dst = append(dst, '{')
-	for i, p := range ps {
+	for i, j := range order {
+		p := ps[j]
 		if i > 0 {
-			if sameKey(ps[i-1], p) {
-				return dst, duplicateKeyError(ps[i-1].k, p.k)
+			if prev := ps[order[i-1]]; sameKey(prev, p) {
+				return dst, duplicateKeyError(prev.k, p.k)
 			}
 			dst = append(dst, ',')
 		}

@@ -1,6 +1,7 @@
 package canonjson
 
 import (
+	"hash/maphash"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -78,6 +79,65 @@ type parser struct {
 	buf     []byte // scratch for strings with escapes or ill-formed UTF-8
 	elems   []any
 	members []member
+	// interned are short strings met before, in this parse or an earlier
+	// one of the same pooled parser, by a hash of their bytes: webhook
+	// bodies repeat the same member names and many of the same values
+	// ("sync", "INCREMENTAL"), each otherwise a fresh allocation, and a
+	// value one more to box it. A slot holds the last string that hashed
+	// to it.
+	interned [internSlots]internEntry
+}
+
+// internSlots is the size of a parser's table of interned strings;
+// maxInternedKey and maxInternedValue the longest member name and string
+// value kept there. Longer values (ids, timestamps) are mostly unique:
+// they would only push out the names.
+const (
+	internSlots      = 256
+	maxInternedKey   = 32
+	maxInternedValue = 16
+)
+
+var internSeed = maphash.MakeSeed()
+
+type internEntry struct {
+	s string
+	v any // s boxed; nil until s is first met as a value
+}
+
+// slot returns the interning slot of b, nil when b is longer than max.
+func (p *parser) slot(b []byte, max int) *internEntry {
+	if len(b) > max {
+		return nil
+	}
+	return &p.interned[maphash.Bytes(internSeed, b)%internSlots]
+}
+
+// key returns b, a member name, as a string.
+func (p *parser) key(b []byte) string {
+	e := p.slot(b, maxInternedKey)
+	if e == nil {
+		return string(b)
+	}
+	if e.s != string(b) {
+		*e = internEntry{s: string(b)}
+	}
+	return e.s
+}
+
+// value returns b, a string value, as a string in an interface.
+func (p *parser) value(b []byte) any {
+	e := p.slot(b, maxInternedValue)
+	if e == nil {
+		return string(b)
+	}
+	if e.s != string(b) {
+		*e = internEntry{s: string(b)}
+	}
+	if e.v == nil {
+		e.v = e.s
+	}
+	return e.v
 }
 
 var parserPool = sync.Pool{New: func() any { return new(parser) }}
@@ -137,11 +197,11 @@ func (p *parser) parseValue(depth int) (any, error) {
 	case '[':
 		return p.parseArray(depth + 1)
 	case '"':
-		s, err := p.parseString()
+		b, err := p.parseString()
 		if err != nil {
 			return nil, err
 		}
-		return s, nil
+		return p.value(b), nil
 	case 't':
 		return true, p.literal("true")
 	case 'f':
@@ -219,10 +279,11 @@ func (p *parser) parseObject(depth int) (any, error) {
 		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
 			return nil, p.unexpected()
 		}
-		k, err := p.parseString()
+		kb, err := p.parseString()
 		if err != nil {
 			return nil, err
 		}
+		k := p.key(kb)
 		p.skipWS()
 		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
 			return nil, p.unexpected()
@@ -342,8 +403,10 @@ func (p *parser) parseNumber() (any, error) {
 	return f, nil
 }
 
-// parseString parses a string literal starting at the opening quote.
-func (p *parser) parseString() (string, error) {
+// parseString parses a string literal starting at the opening quote, and
+// returns its contents: part of the input, or of p.buf when it had
+// escapes or ill-formed UTF-8, valid until the next call either way.
+func (p *parser) parseString() ([]byte, error) {
 	d := p.data
 	start := p.pos + 1
 	i := start
@@ -353,7 +416,7 @@ func (p *parser) parseString() (string, error) {
 		c := d[i]
 		if c == '"' {
 			p.pos = i + 1
-			return string(d[start:i]), nil
+			return d[start:i], nil
 		}
 		if c == '\\' || c < 0x20 {
 			break
@@ -374,24 +437,24 @@ func (p *parser) parseString() (string, error) {
 		if i >= len(d) {
 			p.pos = i
 			p.buf = buf
-			return "", p.errorf("unterminated string")
+			return nil, p.errorf("unterminated string")
 		}
 		c := d[i]
 		switch {
 		case c == '"':
 			p.pos = i + 1
 			p.buf = buf
-			return string(buf), nil
+			return buf, nil
 		case c < 0x20:
 			p.pos = i
 			p.buf = buf
-			return "", p.errorf("invalid control character " + describe(c) + " in string")
+			return nil, p.errorf("invalid control character " + describe(c) + " in string")
 		case c == '\\':
 			i++
 			if i >= len(d) {
 				p.pos = i
 				p.buf = buf
-				return "", p.errorf("unterminated string")
+				return nil, p.errorf("unterminated string")
 			}
 			esc := d[i]
 			i++
@@ -413,7 +476,7 @@ func (p *parser) parseString() (string, error) {
 				if !ok {
 					p.pos = i - 2
 					p.buf = buf
-					return "", p.errorf("invalid \\u escape in string")
+					return nil, p.errorf("invalid \\u escape in string")
 				}
 				i += 4
 				r := rune(u)
@@ -427,7 +490,7 @@ func (p *parser) parseString() (string, error) {
 			default:
 				p.pos = i - 2
 				p.buf = buf
-				return "", p.errorf("invalid escape " + describe(esc) + " in string")
+				return nil, p.errorf("invalid escape " + describe(esc) + " in string")
 			}
 		case c < utf8.RuneSelf:
 			j := i + 1

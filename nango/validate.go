@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -147,7 +148,16 @@ func (o object) enum(name string, values ...string) (string, error) {
 		return "", err
 	}
 	if !slices.Contains(values, s) {
-		return "", invalid(o.field(name), fmt.Sprintf("must be one of %q", values))
+		// Written out rather than with fmt's %q of values, which would
+		// make every call allocate its list of values.
+		msg := "must be one of ["
+		for i, v := range values {
+			if i > 0 {
+				msg += " "
+			}
+			msg += strconv.Quote(v)
+		}
+		return "", invalid(o.field(name), msg+"]")
 	}
 	return s, nil
 }
@@ -428,6 +438,16 @@ func parseEndUser(o object) (*EndUser, error) {
 	return u, nil
 }
 
+// The fields of a sync webhook that succeeded and of one that failed, as
+// Nango's types declare them; package variables, so that reading a
+// webhook's extras does not build the lists anew.
+var (
+	syncSuccessFields = []string{"type", "from", "connectionId", "providerConfigKey", "syncName",
+		"syncVariant", "model", "syncType", "checkpoints", "success", "responseResults", "modifiedAfter", "queryTimeStamp"}
+	syncFailureFields = []string{"type", "from", "connectionId", "providerConfigKey", "syncName",
+		"syncVariant", "model", "syncType", "checkpoints", "success", "error", "startedAt", "failedAt"}
+)
+
 func parseSync(o object) (*SyncWebhook, error) {
 	w := &SyncWebhook{}
 	var err error
@@ -473,8 +493,6 @@ func parseSync(o object) (*SyncWebhook, error) {
 	if w.Success, err = o.boolean("success"); err != nil {
 		return nil, err
 	}
-	known := []string{"type", "from", "connectionId", "providerConfigKey", "syncName",
-		"syncVariant", "model", "syncType", "checkpoints", "success"}
 	if w.Success {
 		if err := o.forbid("when success is true", "error", "startedAt", "failedAt"); err != nil {
 			return nil, err
@@ -511,7 +529,7 @@ func parseSync(o object) (*SyncWebhook, error) {
 			}
 			w.QueryTimeStamp = &s
 		}
-		w.Extra = o.extras(append(known, "responseResults", "modifiedAfter", "queryTimeStamp")...)
+		w.Extra = o.extras(syncSuccessFields...)
 		return w, nil
 	}
 	if err := o.forbid("when success is false", "responseResults", "modifiedAfter", "queryTimeStamp"); err != nil {
@@ -526,7 +544,7 @@ func parseSync(o object) (*SyncWebhook, error) {
 	if w.FailedAt, err = o.timestamp("failedAt"); err != nil {
 		return nil, err
 	}
-	w.Extra = o.extras(append(known, "error", "startedAt", "failedAt")...)
+	w.Extra = o.extras(syncFailureFields...)
 	return w, nil
 }
 

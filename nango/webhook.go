@@ -296,6 +296,23 @@ func canonical(v map[string]any) ([]byte, error) {
 	return canonjson.Marshal(v)
 }
 
+// smallCounts are the float64 values 0..255 already in interfaces:
+// boxing a count in value otherwise allocates, and most are small.
+var smallCounts = func() (t [256]any) {
+	for i := range t {
+		t[i] = float64(i)
+	}
+	return t
+}()
+
+// countValue returns n as the float64 JSON.parse would have made of it.
+func countValue(n int) any {
+	if n >= 0 && n < len(smallCounts) {
+		return smallCounts[n]
+	}
+	return float64(n)
+}
+
 func orDefault(s, def string) string {
 	if s == "" {
 		return def
@@ -389,9 +406,9 @@ func (w *SyncWebhook) value() map[string]any {
 	}
 	if r := w.ResponseResults; r != nil {
 		rm := withExtra(r.Extra, 3)
-		rm["added"] = float64(r.Added)
-		rm["updated"] = float64(r.Updated)
-		rm["deleted"] = float64(r.Deleted)
+		rm["added"] = countValue(r.Added)
+		rm["updated"] = countValue(r.Updated)
+		rm["deleted"] = countValue(r.Deleted)
 		m["responseResults"] = rm
 	}
 	if w.ModifiedAfter != "" {

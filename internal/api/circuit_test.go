@@ -31,7 +31,10 @@ func switchable(t *testing.T) (srv *httptest.Server, hits *atomic.Int64, healthy
 // probe goes: a failure opens it again, a success closes it, and every
 // delivery arrives within its retry budget.
 func TestEndpointCircuit(t *testing.T) {
-	const open = 400 * time.Millisecond
+	// Long enough that the checks of the open circuit below are done
+	// before its probe goes, even on a loaded machine: a probe that came
+	// first would be counted as an attempt before the circuit opened.
+	const open = 1500 * time.Millisecond
 	onEachStore(t, options{circuitOpen: open}, func(t *testing.T, f *fixture) {
 		srv, hits, healthy := switchable(t)
 		url := srv.URL + "/hook"

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -91,20 +92,13 @@ func (d *Dispatcher) attempt(ctx context.Context, job herald.Job, ep *herald.End
 		res, sig.pauseUntil = d.decide(res, job.RoundStart, env, err, nil, start)
 		return res, sig, true
 	}
-	// Read what the log keeps, then drain a little more so the connection
-	// can be reused; never more than that, and never past the attempt's
-	// timeout.
-	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
-	if readErr == nil {
-		_, readErr = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	}
+	body, readErr := readResponse(resp.Body)
 	resp.Body.Close()
 	if readErr != nil && ctx.Err() != nil {
 		return res, sig, false
 	}
-	if len(body) > 0 {
-		s := text(string(body))
-		res.Attempt.ResponseBody = &s
+	if body != "" {
+		res.Attempt.ResponseBody = &body
 	}
 	if readErr != nil {
 		// The receiver answered, then its body broke off or stalled: the
@@ -119,6 +113,46 @@ func (d *Dispatcher) attempt(ctx context.Context, job herald.Job, ep *herald.End
 	sig.overload = sig.overload || sig.refused
 	res, sig.pauseUntil = d.decide(res, job.RoundStart, env, readErr, resp, start)
 	return res, sig, true
+}
+
+// responseBufs hold receivers' answers while they are read: the part the
+// log keeps, then what is drained after it.
+var responseBufs = sync.Pool{New: func() any { return new([maxResponseBody]byte) }}
+
+// maxDrain is how much of an answer is read, past what the log keeps, so
+// that the connection can be reused.
+const maxDrain = 64 << 10
+
+// readResponse reads what the log keeps of a receiver's answer, as text,
+// then drains a little more so the connection can be reused; never more
+// than that, and never past the attempt's timeout (the request's
+// context). Only the text kept is allocated.
+func readResponse(r io.Reader) (string, error) {
+	buf := responseBufs.Get().(*[maxResponseBody]byte)
+	defer responseBufs.Put(buf)
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			return text(string(buf[:n])), nil
+		}
+		if err != nil {
+			return text(string(buf[:n])), err
+		}
+	}
+	kept := text(string(buf[:n]))
+	for drained := 0; drained < maxDrain; {
+		m, err := r.Read(buf[:min(len(buf), maxDrain-drained)])
+		drained += m
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return kept, err
+		}
+	}
+	return kept, nil
 }
 
 // text makes s storable as text by every store: valid UTF-8 (ill-formed
@@ -205,34 +239,54 @@ func RequestHeaders(env *herald.Environment, job herald.Job, static map[string]s
 	return h
 }
 
+// userAgent is herald's User-Agent; Version is settled before any
+// package that imports herald initializes.
+var userAgent = "herald/" + herald.Version
+
+// ownHeaders is how many headers setHeaders sets itself, without Standard
+// Webhooks (standardHeaders more).
+const ownHeaders, standardHeaders = 7, 3
+
 // setHeaders sets every header of a webhook request (docs/webhooks.md).
+// Every value set is a one-element slice of one backing array: one
+// allocation for them all instead of one each.
 func setHeaders(h http.Header, env *herald.Environment, job herald.Job, static map[string]string, number int, now time.Time) {
 	// A forward carries the provider's headers (SPEC §9); the endpoint's
 	// static headers come next, and herald's own, set below, take their
 	// place where names meet.
-	if len(job.Headers) > 0 {
-		var extra map[string]string
-		if json.Unmarshal(job.Headers, &extra) == nil {
-			// The server that took them in checked names and values.
-			for name, v := range extra {
-				h[http.CanonicalHeaderKey(name)] = []string{v}
-			}
-		}
+	var extra map[string]string
+	if len(job.Headers) > 0 && json.Unmarshal(job.Headers, &extra) != nil {
+		extra = nil
+	}
+	n := len(extra) + len(static) + ownHeaders
+	if env.Settings.StandardWebhooks {
+		n += standardHeaders
+	}
+	vals := make([]string, 0, n)
+	set := func(name, v string) {
+		vals = append(vals, v)
+		h[name] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	// The server that took the provider's headers in checked names and
+	// values.
+	for name, v := range extra {
+		set(http.CanonicalHeaderKey(name), v)
 	}
 	for name, v := range static {
 		// PATCH /endpoints/{id} refused herald's own names (ReservedHeader).
-		h[http.CanonicalHeaderKey(name)] = []string{v}
+		set(http.CanonicalHeaderKey(name), v)
 	}
-	h["Content-Type"] = []string{"application/json"}
-	h["User-Agent"] = []string{"herald/" + herald.Version}
-	h[nango.HeaderHMAC] = []string{nango.SignHMAC(env.SigningKey, job.Body)}
-	h[nango.HeaderLegacySignature] = []string{nango.SignLegacy(env.SigningKey, job.Body)}
-	h["X-Herald-Delivery-Id"] = []string{job.DeliveryID}
-	h["X-Herald-Event-Id"] = []string{job.EventID}
-	h["X-Herald-Attempt"] = []string{strconv.Itoa(number)}
+	set("Content-Type", "application/json")
+	set("User-Agent", userAgent)
+	set(nango.HeaderHMAC, nango.SignHMAC(env.SigningKey, job.Body))
+	set(nango.HeaderLegacySignature, nango.SignLegacy(env.SigningKey, job.Body))
+	set("X-Herald-Delivery-Id", job.DeliveryID)
+	set("X-Herald-Event-Id", job.EventID)
+	set("X-Herald-Attempt", strconv.Itoa(number))
 	if env.Settings.StandardWebhooks {
 		ts := now.Unix()
-		var sigs []string
+		var keys [2]string // the signing key and, during a rotation, the previous one
+		sigs := keys[:0]
 		for _, k := range env.SigningKeys(now) {
 			sigs = append(sigs, nango.SignStandard(k, job.EventID, ts, job.Body))
 		}
@@ -241,9 +295,9 @@ func setHeaders(h http.Header, env *herald.Environment, job herald.Job, static m
 		delete(h, "Webhook-Id")
 		delete(h, "Webhook-Timestamp")
 		delete(h, "Webhook-Signature")
-		h["webhook-id"] = []string{job.EventID}
-		h["webhook-timestamp"] = []string{strconv.FormatInt(ts, 10)}
-		h["webhook-signature"] = []string{strings.Join(sigs, " ")}
+		set("webhook-id", job.EventID)
+		set("webhook-timestamp", strconv.FormatInt(ts, 10))
+		set("webhook-signature", strings.Join(sigs, " "))
 	}
 }
 

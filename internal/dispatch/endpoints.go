@@ -99,7 +99,10 @@ func (d *Dispatcher) observe(ctx context.Context, ep *herald.Endpoint, br *break
 	case unchanged:
 		return
 	case opened:
-		open = &until
+		// A copy: until itself would otherwise live on the heap for every
+		// attempt, the circuit changing or not.
+		u := until
+		open = &u
 		d.cfg.Metrics.EndpointEvent(telemetry.EndpointCircuitOpened, "")
 		d.log.Warn("endpoint circuit open", "environment_id", ep.EnvironmentID, "endpoint_id", ep.ID, "url", herald.LogURL(ep.URL),
 			"until", until.UTC().Format(time.RFC3339Nano), "probe_failed", probe)

@@ -220,6 +220,10 @@ func (s *Service) commit(ctx context.Context, req herald.IngestRequest) (replay 
 // targets returns, for hooks, the function that gives the URLs a webhook
 // about one connection goes to (Targets).
 func (s *Service) targets(ctx context.Context, env *herald.Environment, hooks []nango.Webhook) (func(conn, pck string) []string, error) {
+	if !env.HasURLOverrides {
+		// Every webhook goes to the environment's URLs: no refs to list.
+		return Targets(ctx, s.Store, env, nil)
+	}
 	refs := make([]herald.ConnectionRef, 0, len(hooks))
 	for _, h := range hooks {
 		conn, pck := h.ConnectionRef()
