@@ -78,8 +78,14 @@ func (s *Store) GetDelivery(ctx context.Context, envID, id string) (*herald.Deli
 		WHERE d.id = ?`, id).Scan(&body); err != nil {
 		return nil, nil, nil, fmt.Errorf("get delivery body: %w", unavailable(err))
 	}
+	// The attempts before the latest, then the latest, on the delivery's
+	// row (migration 0014; rows older than it have none there).
 	rows, err := s.r.QueryContext(ctx, `SELECT number, started_at, duration_ms, status_code, error, response_body
-		FROM attempts WHERE delivery_id = ? ORDER BY number`, id)
+		FROM attempts WHERE delivery_id = ?1
+		UNION ALL
+		SELECT attempts, last_started_at, last_duration_ms, last_status_code, last_attempt_error, last_response_body
+		FROM deliveries WHERE id = ?1 AND last_started_at IS NOT NULL
+		ORDER BY 1`, id)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("get attempts: %w", unavailable(err))
 	}

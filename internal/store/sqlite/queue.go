@@ -109,8 +109,10 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	return fromMS(next.Int64), true, nil
 }
 
-// RecordAttempts writes attempt rows and the deliveries' new states, and
-// counts the written ones toward their endpoints (recordHealth).
+// RecordAttempts writes the deliveries' new states, each with its latest
+// attempt on its row (the attempt it held before moves to attempts), and
+// counts the written ones toward their endpoints (recordHealth). A first
+// attempt is one row write.
 func (s *Store) RecordAttempts(ctx context.Context, results []herald.AttemptResult) error {
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		ins := tx.StmtContext(ctx, s.stmts.insertAttempt)
@@ -119,12 +121,14 @@ func (s *Store) RecordAttempts(ctx context.Context, results []herald.AttemptResu
 		for i, r := range results {
 			a := r.Attempt
 			end := a.StartedAt.Add(time.Duration(a.DurationMS) * time.Millisecond)
-			if _, err := ins.ExecContext(ctx, r.DeliveryID, a.Number, ms(a.StartedAt), a.DurationMS, a.StatusCode, a.Error,
-				a.ResponseBody, r.DeliveryID, r.LeaseGen); err != nil {
-				return fmt.Errorf("record attempt: %w", unavailable(err))
+			// A first attempt has nothing before it to move.
+			if a.Number > 1 {
+				if _, err := ins.ExecContext(ctx, r.DeliveryID, r.LeaseGen, a.Number); err != nil {
+					return fmt.Errorf("record attempt: %w", unavailable(err))
+				}
 			}
 			res, err := upd.ExecContext(ctx, r.Status, a.Number, nullMS(r.NextAttemptAt), a.StatusCode, a.Error,
-				ms(end), r.DeliveryID, r.LeaseGen)
+				ms(a.StartedAt), a.DurationMS, a.Error, a.ResponseBody, ms(end), r.DeliveryID, r.LeaseGen)
 			if err != nil {
 				return fmt.Errorf("record delivery state: %w", unavailable(err))
 			}

@@ -28,6 +28,9 @@ const maxBatch = 256
 // commit after the first one arrived.
 const lingerFor = 2 * time.Millisecond
 
+// lingerUnder is the batch size from which the writer commits at once.
+const lingerUnder = 8
+
 // Store implements herald.Store on one SQLite file.
 type Store struct {
 	w, r *sql.DB
@@ -300,22 +303,37 @@ func (s *Store) writer() {
 				}
 			}
 		}
-		// Wait a moment for more operations to join the commit. Every
-		// commit rewrites whole pages (the same index pages, mostly) into
-		// the WAL; one commit per event at a moderate rate writes ~25 KB of
-		// WAL per event, and that volume, not the CPU, ends up stalling the
-		// disk. A couple of milliseconds groups a few events per commit.
-		linger := time.NewTimer(lingerFor)
-	fill:
+		// Take what queued during the last commit.
+	drain:
 		for len(batch) < maxBatch {
 			select {
 			case o := <-s.ops:
 				batch = append(batch, o)
-			case <-linger.C:
-				break fill
+			default:
+				break drain
 			}
 		}
-		linger.Stop()
+		// A small batch waits a moment for more operations to join it.
+		// Every commit rewrites whole pages (the same index pages,
+		// mostly) into the WAL; one commit per event at a moderate rate
+		// writes ~25 KB of WAL per event, and that volume, not the CPU,
+		// ends up stalling the disk. A couple of milliseconds groups a
+		// few events per commit. A batch that queued while the last
+		// commit ran is already grouped: waiting longer would only add
+		// its wait to every request in it.
+		if len(batch) < lingerUnder {
+			linger := time.NewTimer(lingerFor)
+		fill:
+			for len(batch) < maxBatch {
+				select {
+				case o := <-s.ops:
+					batch = append(batch, o)
+				case <-linger.C:
+					break fill
+				}
+			}
+			linger.Stop()
+		}
 		s.commit(ctx, batch)
 		s.restartWAL(ctx)
 	}
@@ -434,10 +452,14 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 	st.getIdem = p(`SELECT response, request_hash FROM idempotency_keys WHERE environment_id = ? AND key = ? AND created_at > ?`)
 	st.putIdem = p(`INSERT OR REPLACE INTO idempotency_keys (environment_id, key, response, request_hash, created_at)
 		VALUES (?, ?, ?, ?, ?)`)
+	// The attempt the row holds moves to attempts when a newer one comes
+	// (migration 0014): the row keeps only the latest.
 	st.insertAttempt = p(`INSERT OR REPLACE INTO attempts (delivery_id, number, started_at, duration_ms, status_code, error, response_body)
-		SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ? AND lease_gen = ?)`)
+		SELECT id, attempts, last_started_at, last_duration_ms, last_status_code, last_attempt_error, last_response_body
+		FROM deliveries WHERE id = ? AND lease_gen = ? AND last_started_at IS NOT NULL AND attempts < ?`)
 	st.updateDelivery = p(`UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, lease_until = NULL,
-		last_status_code = ?, last_error = ?, updated_at = ? WHERE id = ? AND lease_gen = ?`)
+		last_status_code = ?, last_error = ?, last_started_at = ?, last_duration_ms = ?, last_attempt_error = ?,
+		last_response_body = ?, updated_at = ? WHERE id = ? AND lease_gen = ?`)
 	st.eventBody = p(`SELECT body, headers, coalesce(trace_parent, '') FROM events WHERE id = ?`)
 	st.renew = p(`UPDATE deliveries SET lease_until = ? WHERE id = ? AND lease_gen = ? AND status = 'sending'`)
 	st.release = p(`UPDATE deliveries SET status = 'pending', lease_until = NULL, next_attempt_at = ?, updated_at = ?

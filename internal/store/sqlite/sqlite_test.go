@@ -550,3 +550,74 @@ func TestSecondOpenRefused(t *testing.T) {
 	}
 	again.Close()
 }
+
+// TestAttemptLogAcrossMigration: a delivery whose attempts were all
+// written as attempt rows (before migration 0014 kept the latest on the
+// delivery's row) lists each of them once, in order, after one more.
+func TestAttemptLogAcrossMigration(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := newEnv(t, s, "prod")
+	now := time.Now().Truncate(time.Millisecond)
+	ne := event(t, env.ID, nil, now, "https://a.example.com/")
+	id := ne.Deliveries[0].ID
+	if _, err := s.Ingest(ctx, herald.IngestRequest{EnvironmentID: env.ID, Events: []herald.EventRecord{ne}, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	attempt := func(n int, status string, next *time.Time) {
+		t.Helper()
+		jobs, err := s.ClaimDue(ctx, herald.ClaimRequest{Now: now.Add(time.Duration(n) * time.Minute), Limit: 10,
+			LeaseUntil: now.Add(time.Hour)})
+		if err != nil || len(jobs) != 1 {
+			t.Fatalf("claim for attempt %d: %d jobs, %v", n, len(jobs), err)
+		}
+		code := 500 + n
+		if err := s.RecordAttempts(ctx, []herald.AttemptResult{{DeliveryID: id, LeaseGen: jobs[0].LeaseGen, Status: status,
+			NextAttemptAt: next, Attempt: herald.Attempt{Number: n, StartedAt: now.Add(time.Duration(n) * time.Minute),
+				DurationMS: int64(n), StatusCode: &code}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	due := now.Add(2 * time.Minute)
+	attempt(1, herald.StatusPending, &due)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// What the store wrote before migration 0014: the attempt as a row of
+	// attempts, nothing of it on the delivery.
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO attempts (delivery_id, number, started_at, duration_ms, status_code) SELECT id, attempts, last_started_at,
+			last_duration_ms, last_status_code FROM deliveries WHERE id = ?`,
+		`UPDATE deliveries SET last_started_at = NULL, last_duration_ms = NULL, last_response_body = NULL WHERE id = ?`,
+	} {
+		if _, err := db.Exec(q, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s = open(t, path)
+	due = now.Add(3 * time.Minute)
+	attempt(2, herald.StatusPending, &due)
+	attempt(3, herald.StatusFailed, nil)
+	_, _, attempts, err := s.GetDelivery(ctx, env.ID, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range attempts {
+		got = append(got, fmt.Sprintf("#%d %d %s", a.Number, *a.StatusCode, a.StartedAt.Sub(now)))
+	}
+	want := []string{"#1 501 1m0s", "#2 502 2m0s", "#3 503 3m0s"}
+	if !slices.Equal(got, want) {
+		t.Errorf("attempt log %q, want %q", got, want)
+	}
+}
