@@ -71,8 +71,7 @@ func (s *Store) GetDelivery(ctx context.Context, envID, id string) (*herald.Deli
 		WHERE d.id = $1`, id).Scan(&body); err != nil {
 		return nil, nil, nil, fmt.Errorf("get delivery body: %w", wrap(err))
 	}
-	rows, err := s.pool.Query(ctx, `SELECT number, started_at, duration_ms, status_code, error, response_body
-		FROM attempts WHERE delivery_id = $1 ORDER BY number`, id)
+	rows, err := s.pool.Query(ctx, attemptLog, id)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("get attempts: %w", wrap(err))
 	}
@@ -88,6 +87,16 @@ func (s *Store) GetDelivery(ctx context.Context, envID, id string) (*herald.Deli
 	}
 	return d, body, attempts, wrap(rows.Err())
 }
+
+// attemptLog is a delivery's attempts in order: the rows of attempts,
+// then the latest attempt, on the delivery's row (migration 0013; a row
+// written before it holds none, and keeps all its attempts in attempts).
+const attemptLog = `SELECT number, started_at, duration_ms, status_code, error, response_body
+		FROM attempts WHERE delivery_id = $1
+	UNION ALL
+	SELECT attempts, last_started_at, last_duration_ms, last_status_code, last_attempt_error, last_response_body
+		FROM deliveries WHERE id = $1 AND last_started_at IS NOT NULL
+	ORDER BY number`
 
 // logWhere builds the WHERE clause and arguments of a log listing (events
 // or deliveries: the columns are the same) of envID, newest first from

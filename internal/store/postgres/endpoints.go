@@ -226,7 +226,7 @@ func (s *Store) EnableEndpoint(ctx context.Context, envID, id string, now time.T
 // comes after sees this delivery held and releases it; the share lock
 // never blocks another hold.
 func (s *Store) HoldDelivery(ctx context.Context, lease herald.Lease, envID, url string, now time.Time) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE deliveries SET status = 'held', next_attempt_at = NULL, lease_until = NULL, updated_at = $5
+	tag, err := s.queue.Exec(ctx, `UPDATE deliveries SET status = 'held', next_attempt_at = NULL, lease_until = NULL, updated_at = $5
 		WHERE id = $1 AND lease_gen = $2 AND status = 'sending' AND environment_id = $3 AND url = $4
 		AND EXISTS (SELECT 1 FROM endpoints WHERE environment_id = $3 AND url = $4 AND disabled FOR SHARE)`,
 		lease.DeliveryID, lease.Gen, envID, url, now)
@@ -251,7 +251,7 @@ func (s *Store) SetCircuit(ctx context.Context, envID, id string, until *time.Ti
 // their lease, locked in id order as Release does.
 func (s *Store) DeferDeliveries(ctx context.Context, leases []herald.Lease, until time.Time, reason string, now time.Time) error {
 	ids, gens := leaseArrays(leases)
-	if _, err := s.pool.Exec(ctx, `WITH held AS (
+	if _, err := s.queue.Exec(ctx, `WITH held AS (
 			SELECT d.id FROM deliveries d JOIN unnest($4::text[], $5::bigint[]) AS u(id, gen) ON d.id = u.id AND d.lease_gen = u.gen
 			WHERE d.status = 'sending' ORDER BY d.id FOR NO KEY UPDATE OF d)
 		UPDATE deliveries d SET status = 'pending', lease_until = NULL, next_attempt_at = $1, last_error = $2, updated_at = $3

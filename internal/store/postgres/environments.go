@@ -81,9 +81,21 @@ func (s *Store) ListEnvironments(ctx context.Context) ([]herald.Environment, err
 	return out, wrap(rows.Err())
 }
 
-// DeleteEnvironment removes an environment and, by cascade, all its data.
+// DeleteEnvironment removes an environment and all its data: its events
+// and deliveries explicitly (migration 0015), the rest by cascade. It
+// first takes the environment's advisory lock exclusively, which waits
+// for the ingests under way into it and holds off the next ones until it
+// commits; those then find the environment gone. Events go before
+// deliveries: deleting an event waits for an AddDeliveries that locked
+// it, and the deliveries statement then sees what that one added.
 func (s *Store) DeleteEnvironment(ctx context.Context, id string) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, environmentLock, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM events WHERE environment_id = $1`, id); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM deliveries WHERE environment_id = $1`, id); err != nil {
 			return err
 		}

@@ -176,9 +176,13 @@ func (s *Store) AddDeliveries(ctx context.Context, envID string, ds []herald.Del
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		// Only deliveries of envID's events are inserted: one short means
-		// an event that is not envID's, and the transaction is undone.
+		// an event that is not envID's (or deleted meanwhile), and the
+		// transaction is undone. The events are locked until the commit,
+		// so that neither PruneDeliveries nor DeleteEnvironment deletes
+		// one under its new deliveries (migration 0015).
 		b.Queue(insertDeliveries+`
-			WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = u.event_id AND e.environment_id = u.environment_id)`,
+			WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = u.event_id AND e.environment_id = u.environment_id
+				FOR KEY SHARE)`,
 			rows.args()...)
 		if notify {
 			b.Queue(`SELECT pg_notify($1, '')`, Channel)
@@ -197,8 +201,6 @@ func (s *Store) AddDeliveries(ctx context.Context, envID string, ds []herald.Del
 	switch {
 	case errors.Is(err, herald.ErrNotFound):
 		return err
-	case isForeignKey(err): // the event was deleted meanwhile
-		return herald.ErrNotFound
 	case err != nil:
 		return fmt.Errorf("add deliveries: %w", wrap(err))
 	}

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"math"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
@@ -34,32 +37,71 @@ const EnvironmentChannel = "herald_env"
 // processes starting together migrate one at a time.
 const migrationLock = 0x68657261 // "hera"
 
+// environmentLock is the first key of an environment's advisory lock (the
+// second is the hash of its id): ingests take it shared, DeleteEnvironment
+// exclusively (migration 0015).
+const environmentLock = 0x68657262 // "herb"
+
 const (
-	writers       = 4   // concurrent group-commit writers
+	writers       = 2   // group-commit writers (writer)
 	maxIngestOps  = 128 // requests per group commit
+	eagerEvents   = 256 // events from which a writer commits without its turn
 	listenBackoff = 500 * time.Millisecond
 )
+
+// queueConns is the size of the pool of the dispatcher's statements: one
+// claim, one batch of outcomes and one of leases at a time.
+const queueConns = 4
+
+// queueParams are the settings of the connections that run the
+// dispatcher's statements: claims, outcomes, leases (ClaimDue, NextDue,
+// RecordAttempts, RenewLeases, Release, DeferDeliveries, HoldDelivery).
+// Each is a lookup of deliveries by key or along a queue index, driven by
+// a small array, run many times a second: planning RecordAttempts' took
+// as long as running it, so their plans are generic, made once per
+// connection. A generic plan is made with the table's size at the time,
+// though, and kept: one made while deliveries was still small joined it
+// by a hash over a sequential scan, and went on scanning the whole table
+// for every batch as it grew. With sequential scans, hash and merge joins
+// ruled out these statements have one sensible plan, index lookups in
+// nested loops, whatever the table's size when it is made.
+var queueParams = map[string]string{
+	"plan_cache_mode":  "force_generic_plan",
+	"enable_seqscan":   "off",
+	"enable_hashjoin":  "off",
+	"enable_mergejoin": "off",
+}
 
 // Store implements herald.Store on PostgreSQL.
 type Store struct {
 	pool *pgxpool.Pool
-	log  *slog.Logger
-	dsn  string
+	// queue runs the dispatcher's statements (queueParams).
+	queue *pgxpool.Pool
+	log   *slog.Logger
+	dsn   string
 
 	ingests chan ingestOp
-	stop    chan struct{}
+	// slot is the writers' turn to commit (writer).
+	slot chan struct{}
+	stop chan struct{}
 	// writersDone is closed once every writer has exited.
 	writersDone chan struct{}
 	wg          sync.WaitGroup
 	wakeups     chan struct{}
 	envChanges  chan string
+	// shard is this store's row of each endpoint minute (migration 0014),
+	// drawn at random: two processes rarely draw the same, and when they
+	// do they only wait on each other as before.
+	shard int16
 
 	closeOnce sync.Once
 }
 
 // Open connects to the database at dsn (a postgres:// URL; a search_path
 // parameter selects the schema), applies the migrations under an advisory
-// lock, and starts the group-commit writers and the LISTEN connection.
+// lock, and starts the group-commit writers and the LISTEN connection. It
+// opens two pools: one for everything but the dispatcher's statements,
+// and a small one for those (queueParams).
 func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
@@ -68,9 +110,12 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	if !strings.Contains(dsn, "pool_max_conns") { // a few processes fit in max_connections=100
+	if !strings.Contains(dsn, "pool_max_conns") { // a few processes fit in max_connections=100 (13 each)
 		cfg.MaxConns = 8
 	}
+	qcfg := cfg.Copy()
+	qcfg.MaxConns = queueConns
+	maps.Copy(qcfg.ConnConfig.RuntimeParams, queueParams)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -79,9 +124,16 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	s := &Store{pool: pool, log: log, dsn: dsn, ingests: make(chan ingestOp, maxIngestOps*writers),
-		writersDone: make(chan struct{}),
-		stop:        make(chan struct{}), wakeups: make(chan struct{}, 1), envChanges: make(chan string, 256)}
+	queue, err := pgxpool.NewWithConfig(ctx, qcfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	s := &Store{pool: pool, queue: queue, log: log, dsn: dsn,
+		ingests: make(chan ingestOp, maxIngestOps*writers), slot: make(chan struct{}, 1),
+		stop: make(chan struct{}), writersDone: make(chan struct{}),
+		wakeups: make(chan struct{}, 1), envChanges: make(chan string, 256),
+		shard: int16(rand.IntN(math.MaxInt16 + 1))}
 	for range writers {
 		s.wg.Add(1)
 		go s.writer()
@@ -140,6 +192,7 @@ func (s *Store) Close() error {
 		s.wg.Wait()
 		close(s.writersDone)
 		close(s.envChanges)
+		s.queue.Close()
 		s.pool.Close()
 	})
 	return nil

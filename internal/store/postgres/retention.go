@@ -4,14 +4,17 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // PruneDeliveries deletes a batch of old finished deliveries (their
-// attempts go with them, ON DELETE CASCADE), then a batch of old events
-// left with none, each a statement of its own. The deliveries are a range
-// of deliveries_finished, oldest first, the events one of events_created,
-// each checked against deliveries_event; rows another transaction holds
-// are skipped (SKIP LOCKED), so neither ingest nor claiming waits.
+// attempts go with them, ON DELETE CASCADE) in one statement, then a
+// batch of old events left with none (pruneEvents). The deliveries are a
+// range of deliveries_finished, oldest first, the events one of
+// events_created, each checked against deliveries_event; rows another
+// transaction holds are skipped (SKIP LOCKED), so neither ingest nor
+// claiming waits.
 func (s *Store) PruneDeliveries(ctx context.Context, before time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		return 0, nil
@@ -25,15 +28,37 @@ func (s *Store) PruneDeliveries(ctx context.Context, before time.Time, limit int
 	if err != nil {
 		return 0, fmt.Errorf("prune deliveries: %w", wrap(err))
 	}
-	if _, err := s.pool.Exec(ctx, `WITH picked AS (
-			SELECT id FROM events e
-			WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
-			ORDER BY created_at LIMIT $2
-			FOR UPDATE SKIP LOCKED)
-		DELETE FROM events e USING picked WHERE e.id = picked.id`, before, limit); err != nil {
+	if err := s.pruneEvents(ctx, before, limit); err != nil {
 		return 0, fmt.Errorf("prune events: %w", wrap(err))
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+// pruneEvents deletes a batch of events created before before that have
+// no delivery, in two statements of one transaction: the first locks them
+// (skipping those an AddDeliveries holds), the second deletes those still
+// without a delivery. No foreign key guards the deliveries' events
+// (migration 0015), and the second statement's fresh snapshot sees the
+// deliveries an AddDeliveries committed after the first one's: with one
+// statement the event would go and leave them behind. Once an event is
+// locked here, an AddDeliveries to it waits, then finds it gone.
+func (s *Store) pruneEvents(ctx context.Context, before time.Time, limit int) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id FROM events e
+			WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
+			ORDER BY created_at LIMIT $2
+			FOR UPDATE SKIP LOCKED`, before, limit)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM events e WHERE e.id = ANY($1)
+			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)`, ids)
+		return err
+	})
 }
 
 // PruneBodies empties the bodies of a batch of old events whose
@@ -88,11 +113,12 @@ func (s *Store) PruneEndpointStats(ctx context.Context, before time.Time, limit 
 		return 0, nil
 	}
 	tag, err := s.pool.Exec(ctx, `WITH picked AS (
-			SELECT environment_id, url, minute FROM endpoint_minutes
+			SELECT environment_id, url, minute, shard FROM endpoint_minutes
 			WHERE minute < $1 ORDER BY minute LIMIT $2
 			FOR UPDATE SKIP LOCKED)
 		DELETE FROM endpoint_minutes m USING picked
-		WHERE m.environment_id = picked.environment_id AND m.url = picked.url AND m.minute = picked.minute`, before, limit)
+		WHERE m.environment_id = picked.environment_id AND m.url = picked.url AND m.minute = picked.minute
+			AND m.shard = picked.shard`, before, limit)
 	if err != nil {
 		return 0, fmt.Errorf("prune endpoint stats: %w", wrap(err))
 	}

@@ -21,6 +21,7 @@ func dispatchTests() []test {
 		{"NextDue", testNextDue},
 		{"RecordAttempts", testRecordAttempts},
 		{"RecordAttemptsAfterDelete", testRecordAttemptsAfterDelete},
+		{"AttemptLog", testAttemptLog},
 		{"Release", testRelease},
 		{"RenewLeases", testRenewLeases},
 		{"StaleLeaseFenced", testStaleLeaseFenced},
