@@ -12,7 +12,6 @@ import (
 
 	herald "github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/pgtest"
-	"github.com/heraldhq/herald/internal/store/postgres"
 )
 
 // A delivery whose attempts were recorded before migration 0013 (every
@@ -22,11 +21,7 @@ import (
 func TestAttemptLogAcrossMigration(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	ctx := context.Background()
-	s, err := postgres.Open(ctx, dsn, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openOn(t, dsn)
 	db, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,13 @@ import (
 
 func open(t *testing.T) herald.Store {
 	t.Helper()
-	s, err := postgres.Open(context.Background(), pgtest.DSN(t), nil)
+	return openOn(t, pgtest.DSN(t))
+}
+
+// openOn opens a store (a process) on dsn, closed at the end of the test.
+func openOn(t *testing.T, dsn string) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), dsn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

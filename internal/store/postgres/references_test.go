@@ -24,15 +24,7 @@ import (
 func TestDeleteEnvironmentDuringIngest(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	ctx := context.Background()
-	var stores [2]*postgres.Store
-	for i := range stores {
-		s, err := postgres.Open(ctx, dsn, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		stores[i] = s
-	}
+	stores := [2]*postgres.Store{openOn(t, dsn), openOn(t, dsn)}
 	env := &herald.Environment{ID: uuid.NewString(), Name: "doomed", SecretKeyHash: []byte(uuid.NewString()),
 		SigningKey: "k", Settings: herald.DefaultSettings(), CreatedAt: time.Now()}
 	if err := stores[0].CreateEnvironment(ctx, env); err != nil {

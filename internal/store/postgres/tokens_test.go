@@ -21,15 +21,7 @@ import (
 func TestTakeTokens(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	ctx := context.Background()
-	var stores [2]*postgres.Store
-	for i := range stores {
-		s, err := postgres.Open(ctx, dsn, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		stores[i] = s
-	}
+	stores := [2]*postgres.Store{openOn(t, dsn), openOn(t, dsn)}
 	url := "https://hooks.example.com/a"
 	sum := sha256.Sum256([]byte(uuid.NewString()))
 	env := &herald.Environment{ID: uuid.NewString(), Name: "t", SecretKeyHash: sum[:], SigningKey: uuid.NewString(),
