@@ -361,9 +361,7 @@ func (c *queueCollector) stats() (herald.QueueStats, error) {
 		return st, nil
 	}
 	c.mu.Unlock()
-	read := c.flight.DoChan("", func() (any, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-		defer cancel()
+	return readWithin(&c.flight, c.timeout, func(ctx context.Context) (herald.QueueStats, error) {
 		st, err := c.store.QueueStats(ctx)
 		if err == nil {
 			c.mu.Lock()
@@ -372,17 +370,28 @@ func (c *queueCollector) stats() (herald.QueueStats, error) {
 		}
 		return st, err
 	})
-	// A store that does not heed its context still cannot hold up the
-	// scrape.
-	timer := time.NewTimer(c.timeout)
+}
+
+// readWithin runs read once for the scrapes that come together (flight),
+// with a context that ends after timeout, and stops waiting for it then:
+// a store that does not heed its context still cannot hold up a scrape.
+func readWithin[T any](flight *singleflight.Group, timeout time.Duration, read func(context.Context) (T, error)) (T, error) {
+	ch := flight.DoChan("", func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		v, err := read(ctx)
+		return v, err
+	})
+	timer := time.NewTimer(timeout)
 	defer timer.Stop()
+	var zero T
 	select {
-	case r := <-read:
+	case r := <-ch:
 		if r.Err != nil {
-			return herald.QueueStats{}, r.Err
+			return zero, r.Err
 		}
-		return r.Val.(herald.QueueStats), nil
+		return r.Val.(T), nil
 	case <-timer.C:
-		return herald.QueueStats{}, context.DeadlineExceeded
+		return zero, context.DeadlineExceeded
 	}
 }

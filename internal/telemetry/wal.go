@@ -58,20 +58,7 @@ func newWALCollector(store WALCounter, timeout time.Duration) *walCollector {
 func (c *walCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 func (c *walCollector) Collect(ch chan<- prometheus.Metric) {
-	read := c.flight.DoChan("", func() (any, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-		defer cancel()
-		return c.store.WALBytes(ctx)
-	})
-	// A store that does not heed its context still cannot hold up the
-	// scrape.
-	timer := time.NewTimer(c.timeout)
-	defer timer.Stop()
-	select {
-	case r := <-read:
-		if r.Err == nil {
-			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(r.Val.(int64)))
-		}
-	case <-timer.C:
+	if n, err := readWithin(&c.flight, c.timeout, c.store.WALBytes); err == nil {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(n))
 	}
 }
