@@ -85,7 +85,7 @@ func (b *runner) convoy(ctx context.Context) (*Convoy, error) {
 	d := b.cfg.ConvoyDuration
 	stop := meter(ctx)
 	out := &Convoy{PhaseSec: d.Seconds(), GoalP95MS: convoyGoalP95MS}
-	var sents []*sync.Map
+	var sents []*stamps
 	total := 0
 	for _, rate := range []int{50, 200} {
 		b.logf("convoy: %d events/s for %s", rate, d)
@@ -129,7 +129,7 @@ func (b *runner) outpost(ctx context.Context) (*Outpost, error) {
 	}
 	sendSec := time.Since(start).Seconds()
 	o := &Outpost{Publishers: outpostPubs, PublisherRate: outpostPubRate, Destinations: dests, GoalP99MS: outpostGoalP99MS,
-		Sent: count(sent), AchievedRate: float64(count(sent)) / sendSec}
+		Sent: sent.len(), AchievedRate: float64(sent.len()) / sendSec}
 	o.WaitSec = b.stragglers(ctx, r, o.Sent).Seconds()
 	o.Received = int(r.healthy.Load())
 	o.Lost = o.Sent - o.Received
@@ -142,8 +142,8 @@ func (b *runner) outpost(ctx context.Context) (*Outpost, error) {
 // publish runs the outpost publishers at once, publisher p posting its
 // share of OutpostEvents to keys[p*outpostDests:(p+1)*outpostDests], and
 // returns the send times of every accepted event by id.
-func (b *runner) publish(ctx context.Context, c *cluster, keys []string) (*sync.Map, error) {
-	all := &sync.Map{}
+func (b *runner) publish(ctx context.Context, c *cluster, keys []string) (*stamps, error) {
+	all := newStamps()
 	errs := make([]error, outpostPubs)
 	var wg sync.WaitGroup
 	for p := range outpostPubs {
@@ -153,7 +153,7 @@ func (b *runner) publish(ctx context.Context, c *cluster, keys []string) (*sync.
 		}
 		wg.Go(func() {
 			_, sent, _, err := b.pacedN(ctx, c, keys[p*outpostDests:(p+1)*outpostDests], outpostPubRate, n)
-			sent.Range(func(id, at any) bool { all.Store(id, at); return true })
+			all.merge(sent)
 			errs[p] = err
 		})
 	}
@@ -175,11 +175,4 @@ func (b *runner) stragglers(ctx context.Context, r *receiver, n int) time.Durati
 		time.Sleep(2 * time.Millisecond)
 	}
 	return time.Since(start)
-}
-
-// count is the number of entries in m.
-func count(m *sync.Map) int {
-	n := 0
-	m.Range(func(any, any) bool { n++; return true })
-	return n
 }

@@ -34,16 +34,10 @@ type receiver struct {
 	logs    []urlLog
 	healthy atomic.Int64 // distinct deliveries received on healthy URLs
 	dups    atomic.Int64
-	seen    sync.Map // delivery id → struct{}
-	first   sync.Map // event id → firstAttempt
+	seen    stamps // delivery id → when it first arrived
+	first   stamps // event id → when its first attempt arrived, and at which URL
 	mu      sync.Mutex
 	last    time.Time // last healthy arrival
-}
-
-// firstAttempt is when an event's first attempt arrived, and at which URL.
-type firstAttempt struct {
-	at  time.Time
-	url int
 }
 
 // urlLog is what one URL received. Every URL counts; a watched one also
@@ -89,8 +83,8 @@ func (r *receiver) close() { r.srv.Close() }
 func (r *receiver) reset() {
 	r.healthy.Store(0)
 	r.dups.Store(0)
-	r.seen.Clear()
-	r.first.Clear()
+	r.seen.clear()
+	r.first.clear()
 	for i := range r.modes {
 		r.modes[i].Store(healthy)
 		r.logs[i].reset()
@@ -145,13 +139,13 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	if id := req.Header.Get("X-Herald-Delivery-Id"); id != "" {
-		if _, dup := r.seen.LoadOrStore(id, struct{}{}); dup {
-			r.dups.Add(1)
-		} else {
+		if r.seen.add(id, now, i) {
 			r.delivered(l, mode, now, body)
+		} else {
+			r.dups.Add(1)
 		}
 		if req.Header.Get("X-Herald-Attempt") == "1" {
-			r.first.LoadOrStore(req.Header.Get("X-Herald-Event-Id"), firstAttempt{at: now, url: i})
+			r.first.add(req.Header.Get("X-Herald-Event-Id"), now, i)
 		}
 		if mode == healthy {
 			r.mu.Lock()

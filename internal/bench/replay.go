@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // replayLoad: p99 accept-to-first-attempt of live events at Rate while a
@@ -46,8 +48,8 @@ func (b *runner) replayLoad(ctx context.Context) (*Ratio, error) {
 		deadline := time.Now().Add(b.cfg.Timeout)
 		for {
 			missing := 0
-			sent.Range(func(id, _ any) bool {
-				if _, ok := r.first.Load(id); !ok {
+			sent.each(func(id uuid.UUID, _ stamp) bool {
+				if _, ok := r.first.get(id); !ok {
 					missing++
 				}
 				return true

@@ -13,10 +13,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/heraldhq/herald/internal/server"
@@ -226,7 +226,7 @@ func batchBody(lo, hi int) []byte {
 
 // post sends events lo..hi-1 (one request, or one batch) to base with key
 // and records the send time of each accepted event id in sent.
-func (c *cluster) post(ctx context.Context, base, key string, lo, hi int, batch bool, sent *sync.Map) error {
+func (c *cluster) post(ctx context.Context, base, key string, lo, hi int, batch bool, sent *stamps) error {
 	at := time.Now()
 	if !batch {
 		var one struct{ ID string }
@@ -234,7 +234,7 @@ func (c *cluster) post(ctx context.Context, base, key string, lo, hi int, batch 
 			return err
 		}
 		if sent != nil {
-			sent.Store(one.ID, at)
+			sent.add(one.ID, at, 0)
 		}
 		return nil
 	}
@@ -244,7 +244,7 @@ func (c *cluster) post(ctx context.Context, base, key string, lo, hi int, batch 
 	}
 	if sent != nil {
 		for _, r := range many.Results {
-			sent.Store(r.ID, at)
+			sent.add(r.ID, at, 0)
 		}
 	}
 	return nil
@@ -264,22 +264,21 @@ func (b *runner) waitHealthy(ctx context.Context, r *receiver, n int) error {
 
 // latencies returns, for every event in sent whose first attempt arrived,
 // the time from sending to that arrival, sorted.
-func latencies(sent, first *sync.Map) []time.Duration {
+func latencies(sent, first *stamps) []time.Duration {
 	return latenciesWhere(sent, first, nil)
 }
 
 // latenciesWhere is latencies of the events that keep accepts, given the
 // URL their first attempt arrived at and when they were sent (nil: all).
-func latenciesWhere(sent, first *sync.Map, keep func(url int, sentAt time.Time) bool) []time.Duration {
+func latenciesWhere(sent, first *stamps, keep func(url int, sentAt time.Time) bool) []time.Duration {
 	var out []time.Duration
-	sent.Range(func(id, at any) bool {
-		f, ok := first.Load(id)
+	sent.each(func(id uuid.UUID, s stamp) bool {
+		f, ok := first.get(id)
 		if !ok {
 			return true
 		}
-		fa, sentAt := f.(firstAttempt), at.(time.Time)
-		if keep == nil || keep(fa.url, sentAt) {
-			out = append(out, fa.at.Sub(sentAt))
+		if keep == nil || keep(int(f.url), s.time()) {
+			out = append(out, time.Duration(f.at-s.at))
 		}
 		return true
 	})

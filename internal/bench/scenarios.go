@@ -107,7 +107,7 @@ func (b *runner) throughput(ctx context.Context, tg target, raw, rawCPUPer1000 f
 
 // produce posts events 0..n-1 in requests of per events from Concurrency
 // producers, spreading requests over the instances and the keys.
-func (b *runner) produce(ctx context.Context, c *cluster, keys []string, n, per int, sent *sync.Map) error {
+func (b *runner) produce(ctx context.Context, c *cluster, keys []string, n, per int, sent *stamps) error {
 	requests := (n + per - 1) / per
 	var next atomic.Int64
 	var firstErr error
@@ -135,21 +135,21 @@ func (b *runner) produce(ctx context.Context, c *cluster, keys []string, n, per 
 
 // paced posts single events at Rate per second for Duration, spread over
 // keys, and returns how many were sent and the send times by event id.
-func (b *runner) paced(ctx context.Context, c *cluster, keys []string) (int, *sync.Map, float64, error) {
+func (b *runner) paced(ctx context.Context, c *cluster, keys []string) (int, *stamps, float64, error) {
 	return b.pacedFor(ctx, c, keys, b.cfg.Duration)
 }
 
 // pacedFor is paced for d instead of Duration. Event i goes to
 // keys[i%len(keys)].
-func (b *runner) pacedFor(ctx context.Context, c *cluster, keys []string, d time.Duration) (int, *sync.Map, float64, error) {
+func (b *runner) pacedFor(ctx context.Context, c *cluster, keys []string, d time.Duration) (int, *stamps, float64, error) {
 	return b.pacedN(ctx, c, keys, b.cfg.Rate, int(float64(b.cfg.Rate)*d.Seconds()))
 }
 
 // pacedN posts total single events at rate per second, event i to
 // keys[i%len(keys)], and returns how many were sent, the send times by
 // event id and the rate achieved.
-func (b *runner) pacedN(ctx context.Context, c *cluster, keys []string, rate, total int) (int, *sync.Map, float64, error) {
-	sent := &sync.Map{}
+func (b *runner) pacedN(ctx context.Context, c *cluster, keys []string, rate, total int) (int, *stamps, float64, error) {
+	sent := newStamps()
 	interval := time.Second / time.Duration(rate)
 	sem := make(chan struct{}, 256) // producers in flight
 	var firstErr error
