@@ -24,12 +24,14 @@ var migrations embed.FS
 // maxBatch bounds how many operations share one transaction.
 const maxBatch = 256
 
-// lingerFor is how long the writer waits for more operations to join a
+// lingerFor is the longest the writer waits for more operations to join a
 // commit after the first one arrived.
 const lingerFor = 2 * time.Millisecond
 
-// lingerUnder is the batch size from which the writer commits at once.
-const lingerUnder = 8
+// lingerUnder is the batch size from which the writer commits at once:
+// a batch that has it, or reaches it while the writer waits, does not
+// wait (longer).
+const lingerUnder = 16
 
 // Store implements herald.Store on one SQLite file.
 type Store struct {
@@ -304,15 +306,7 @@ func (s *Store) writer() {
 			}
 		}
 		// Take what queued during the last commit.
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case o := <-s.ops:
-				batch = append(batch, o)
-			default:
-				break drain
-			}
-		}
+		batch = s.drain(batch)
 		// A small batch waits a moment for more operations to join it.
 		// Every commit rewrites whole pages (the same index pages,
 		// mostly) into the WAL; one commit per event at a moderate rate
@@ -320,11 +314,15 @@ func (s *Store) writer() {
 		// ends up stalling the disk. A couple of milliseconds groups a
 		// few events per commit. A batch that queued while the last
 		// commit ran is already grouped: waiting longer would only add
-		// its wait to every request in it.
+		// its wait to every request in it, and so does waiting on once
+		// lingerUnder have joined: many producers each waiting for their
+		// answer before sending again (one event per request) come back
+		// within a fraction of the wait, and the rest of it would cap
+		// them at one batch per lingerFor.
 		if len(batch) < lingerUnder {
 			linger := time.NewTimer(lingerFor)
 		fill:
-			for len(batch) < maxBatch {
+			for len(batch) < lingerUnder {
 				select {
 				case o := <-s.ops:
 					batch = append(batch, o)
@@ -333,10 +331,24 @@ func (s *Store) writer() {
 				}
 			}
 			linger.Stop()
+			batch = s.drain(batch)
 		}
 		s.commit(ctx, batch)
 		s.restartWAL(ctx)
 	}
+}
+
+// drain adds to batch the operations already queued, up to maxBatch.
+func (s *Store) drain(batch []op) []op {
+	for len(batch) < maxBatch {
+		select {
+		case o := <-s.ops:
+			batch = append(batch, o)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // commit runs a batch of operations in one transaction. If one fails, the
