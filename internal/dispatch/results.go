@@ -8,24 +8,23 @@ import (
 	herald "github.com/heraldhq/herald"
 )
 
+// Outcome batches: at most resultsMax outcomes go in one RecordAttempts;
+// a batch under resultsLingerUnder waits up to resultsLinger for more.
+// An outcome's wait delays no delivery (its attempt is over; only the
+// record of it waits), while each RecordAttempts costs the database a
+// round trip, statements and a commit whatever its size: on PostgreSQL,
+// batches of 32 outcomes instead of 8 halve its CPU per outcome.
+const (
+	resultsMax         = 1000
+	resultsLingerUnder = 64
+	resultsLinger      = 2 * time.Millisecond
+)
+
 // writeResults records attempt outcomes in batches until results is closed.
 func (d *Dispatcher) writeResults() {
-	const maxBatch = 1000
-	batch := make([]herald.AttemptResult, 0, maxBatch)
+	batch := make([]herald.AttemptResult, 0, resultsMax)
 	for r := range d.results {
-		batch = append(batch[:0], r)
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case r, ok := <-d.results:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
+		batch = d.gatherResults(append(batch[:0], r))
 		for attempt := 0; ; attempt++ {
 			err := d.store.RecordAttempts(context.Background(), batch)
 			if err == nil {
@@ -73,4 +72,40 @@ func (d *Dispatcher) writeResults() {
 			d.Notify()
 		}
 	}
+}
+
+// gatherResults adds to batch the outcomes already waiting, and, while it
+// holds fewer than resultsLingerUnder, those that arrive within
+// resultsLinger.
+func (d *Dispatcher) gatherResults(batch []herald.AttemptResult) []herald.AttemptResult {
+	var linger <-chan time.Time
+	for len(batch) < resultsMax {
+		select {
+		case r, ok := <-d.results:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, r)
+			continue
+		default:
+		}
+		if len(batch) >= resultsLingerUnder {
+			return batch
+		}
+		if linger == nil {
+			t := time.NewTimer(resultsLinger)
+			defer t.Stop()
+			linger = t.C
+		}
+		select {
+		case r, ok := <-d.results:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, r)
+		case <-linger:
+			return batch
+		}
+	}
+	return batch
 }
