@@ -13,11 +13,13 @@ import (
 // An outcome's wait delays no delivery (its attempt is over; only the
 // record of it waits), while each RecordAttempts costs the database a
 // round trip, statements and a commit whatever its size: on PostgreSQL,
-// batches of 32 outcomes instead of 8 halve its CPU per outcome.
+// batches of 32 outcomes instead of 8 halve its CPU per outcome, and with
+// three processes one event per request, 10 ms instead of 2 made 2,200
+// calls of 40,000 outcomes instead of 4,800.
 const (
 	resultsMax         = 1000
-	resultsLingerUnder = 64
-	resultsLinger      = 2 * time.Millisecond
+	resultsLingerUnder = 256
+	resultsLinger      = 10 * time.Millisecond
 )
 
 // writeResults records attempt outcomes in batches until results is closed.

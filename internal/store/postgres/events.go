@@ -86,6 +86,7 @@ func (s *Store) writer() {
 		}
 		turn := s.gather(&batch)
 		s.commitIngests(batch)
+		s.committed.Store(time.Now().UnixNano())
 		if turn {
 			<-s.slot
 		}
@@ -116,12 +117,40 @@ func (s *Store) gather(batch *[]ingestOp) (turn bool) {
 		}
 		select {
 		case s.slot <- struct{}{}:
+			s.linger(batch, events)
 			return true
 		case op := <-s.ingests:
 			*batch = append(*batch, op)
 			events += weight(op)
 		case <-s.stop:
 			return false
+		}
+	}
+}
+
+// linger lets a batch that has the turn wait up to lingerFor for more
+// requests while it holds fewer than lingerEvents events, when the last
+// commit ended less than lingerFor ago: requests are arriving steadily,
+// and every commit costs the database a round trip of statements and a
+// WAL flush whatever its size (with three processes sharing the load,
+// commits of ~4.5 events one event per request instead of ~13 with one,
+// and twice the database CPU per event). After a quiet spell a request
+// commits at once.
+func (s *Store) linger(batch *[]ingestOp, events int) {
+	if events >= lingerEvents || time.Since(time.Unix(0, s.committed.Load())) > lingerFor {
+		return
+	}
+	t := time.NewTimer(lingerFor)
+	defer t.Stop()
+	for events < lingerEvents && len(*batch) < maxIngestOps {
+		select {
+		case op := <-s.ingests:
+			*batch = append(*batch, op)
+			events += weight(op)
+		case <-t.C:
+			return
+		case <-s.stop:
+			return
 		}
 	}
 }

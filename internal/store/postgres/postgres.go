@@ -12,6 +12,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,6 +47,8 @@ const (
 	writers       = 2   // group-commit writers (writer)
 	maxIngestOps  = 128 // requests per group commit
 	eagerEvents   = 256 // events from which a writer commits without its turn
+	lingerEvents  = 16  // events from which a writer with the turn commits at once
+	lingerFor     = 2 * time.Millisecond
 	listenBackoff = 500 * time.Millisecond
 )
 
@@ -83,7 +86,10 @@ type Store struct {
 	ingests chan ingestOp
 	// slot is the writers' turn to commit (writer).
 	slot chan struct{}
-	stop chan struct{}
+	// committed is when the latest group commit ended (unix ns): a
+	// writer whose turn comes soon after it lingers (linger).
+	committed atomic.Int64
+	stop      chan struct{}
 	// writersDone is closed once every writer has exited.
 	writersDone chan struct{}
 	wg          sync.WaitGroup
