@@ -105,13 +105,16 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		q.Set("_txlock", "immediate")
 		return "file:" + uriPath.Replace(path) + "?" + q.Encode()
 	}
-	// The writer keeps the hot indexes in a 16 MB page cache, and does not
+	// The writer keeps the hot indexes in an 8 MB page cache (what it
+	// writes is the right-hand edge of each index and the recent rows;
+	// 16 MB made no difference to throughput, and filled to 16 MB of
+	// resident memory within a minute at 500 events/s), and does not
 	// checkpoint on its own: copying the WAL into the database file (and
 	// its fsync) would stall every commit waiting behind it. The
 	// checkpointer goroutine does that on its own connection; the writer
 	// only finishes its work now and then, so that the log starts over
 	// (restartWAL).
-	w, err := sql.Open("sqlite", dsn("cache_size(-16384)", "wal_autocheckpoint(0)",
+	w, err := sql.Open("sqlite", dsn("cache_size(-8192)", "wal_autocheckpoint(0)",
 		fmt.Sprintf("journal_size_limit(%d)", walSizeLimit)))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
