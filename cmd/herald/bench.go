@@ -28,8 +28,9 @@ func benchCmd(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.Replay, "replay", 1_000_000, "events replayed while live traffic is measured (0: skip it)")
 	fs.DurationVar(&cfg.ConvoyDuration, "convoy-duration", time.Minute, "length of each rate (50/s, then 200/s) of the convoy run")
 	fs.IntVar(&cfg.OutpostEvents, "outpost-events", 100_000, "events of the outpost run (10 publishers at 100/s each)")
+	fs.DurationVar(&cfg.SteadyDuration, "steady-duration", time.Minute, "length of the steady run (500 events/s into a herald process; 0: skip it)")
 	fs.StringVar(&cfg.Postgres, "postgres", "", "PostgreSQL server URL: also measure herald on it (a fresh schema) with 1 and 3 processes")
-	only := fs.String("only", "", "comma-separated scenarios to run: throughput, latency, isolation, storm, throttle, outage, forward, replay, memory, convoy, outpost (default: all)")
+	only := fs.String("only", "", "comma-separated scenarios to run: throughput, latency, isolation, storm, throttle, outage, forward, replay, memory, steady, convoy, outpost (default: all)")
 	asJSON := fs.Bool("json", false, "print JSON instead of tables")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
@@ -47,6 +48,9 @@ func benchCmd(ctx context.Context, args []string) error {
 	}
 	if cfg.Replay == 0 {
 		cfg.Replay = -1
+	}
+	if cfg.SteadyDuration == 0 {
+		cfg.SteadyDuration = -1
 	}
 	if *only != "" {
 		cfg.Only = strings.Split(*only, ",")

@@ -27,12 +27,15 @@ type Config struct {
 	Log          io.Writer     // progress lines
 	// Only, when not empty, names the scenarios to run: throughput,
 	// latency, isolation, storm, throttle, outage, forward, replay, memory,
-	// convoy, outpost (the raw ceiling always runs).
+	// steady, convoy, outpost (the raw ceiling always runs).
 	Only []string
 	// ConvoyDuration is the length of each rate of the convoy run; 60 s.
 	ConvoyDuration time.Duration
 	// OutpostEvents is how many events the outpost run sends; 100,000.
 	OutpostEvents int
+	// SteadyDuration is the length of the steady run (a herald process
+	// taking steadyRate single events a second); 60 s, negative: skip.
+	SteadyDuration time.Duration
 }
 
 func (c *Config) runs(scenario string) bool {
@@ -56,6 +59,9 @@ func (c *Config) defaults() {
 	def(&c.OutpostEvents, 100_000)
 	if c.ConvoyDuration == 0 {
 		c.ConvoyDuration = time.Minute
+	}
+	if c.SteadyDuration == 0 {
+		c.SteadyDuration = time.Minute
 	}
 	if c.Duration == 0 {
 		c.Duration = 10 * time.Second
@@ -87,6 +93,7 @@ type Report struct {
 	Forwarding    *Forwarding  `json:"forwarding,omitempty"`
 	ReplayLoad    *Ratio       `json:"replay_under_load,omitempty"`
 	Memory        *Memory      `json:"memory,omitempty"`
+	Steady        *Steady      `json:"steady,omitempty"`
 	Convoy        *Convoy      `json:"convoy,omitempty"`
 	Outpost       *Outpost     `json:"outpost,omitempty"`
 	DurationSec   float64      `json:"duration_sec"`
@@ -206,6 +213,16 @@ type Memory struct {
 	IngestSec float64 `json:"ingest_sec"`
 }
 
+// Steady is the peak RSS of a herald process delivering a steady stream
+// of single events to a healthy URL.
+type Steady struct {
+	Rate       int     `json:"rate"`
+	Seconds    float64 `json:"seconds"`
+	Events     int     `json:"events"`
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	GoalMiB    float64 `json:"goal_mib"`
+}
+
 // Run measures every scenario and returns the report.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg.defaults()
@@ -269,6 +286,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Pending > 0 && cfg.runs("memory") {
 		if rep.Memory, err = b.memory(ctx); err != nil {
 			return nil, fmt.Errorf("memory: %w", err)
+		}
+	}
+	if cfg.SteadyDuration > 0 && cfg.runs("steady") {
+		if rep.Steady, err = b.steady(ctx); err != nil {
+			return nil, fmt.Errorf("steady: %w", err)
 		}
 	}
 	if err := b.peers(ctx, rep); err != nil {

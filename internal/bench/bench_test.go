@@ -15,7 +15,7 @@ func TestSmall(t *testing.T) {
 	}
 	rep, err := Run(context.Background(), Config{Events: 400, Concurrency: 8, BatchSize: 50, Rate: 200,
 		Duration: 500 * time.Millisecond, URLs: 5, Pending: -1, Replay: 2000, Timeout: time.Minute,
-		ThrottleRate: 10, OutageFor: 60 * time.Millisecond, ConvoyDuration: 500 * time.Millisecond, OutpostEvents: 200})
+		ThrottleRate: 10, OutageFor: 60 * time.Millisecond, ConvoyDuration: 500 * time.Millisecond, OutpostEvents: 200, SteadyDuration: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,40 +20,103 @@ import (
 	_ "modernc.org/sqlite" // to count pending deliveries in the child's database
 )
 
+// child is a herald process the bench started on a new SQLite file.
+type child struct {
+	c      *cluster
+	pid    int
+	dbPath string
+	stop   func() // ends the process and removes its files
+}
+
+// startChild runs the herald binary as a child process on a new SQLite
+// file named name, and waits until it listens.
+func (b *runner) startChild(ctx context.Context, name string) (*child, error) {
+	if b.cfg.Binary == "" {
+		return nil, errors.New("no herald binary to run")
+	}
+	dir, err := os.MkdirTemp("", "herald-bench-"+name+"-")
+	if err != nil {
+		return nil, err
+	}
+	dbPath := filepath.Join(dir, name+".db")
+	cmd := exec.CommandContext(ctx, b.cfg.Binary, "serve", "--addr", "127.0.0.1:0", "--database", "sqlite:"+dbPath,
+		"--admin-key", adminKey, "--allow-private-urls")
+	cmd.Stderr = b.cfg.Log
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	stop := func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		os.RemoveAll(dir)
+	}
+	base, err := listeningOn(out)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	c := &cluster{bases: []string{base}, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: b.cfg.Concurrency}}}
+	return &child{c: c, pid: cmd.Process.Pid, dbPath: dbPath, stop: stop}, nil
+}
+
+// steadyRate and steadyGoalMiB are the steady run's load and goal
+// (issue 14): a steady 500 events/s in at most 60 MiB.
+const (
+	steadyRate    = 500
+	steadyGoalMiB = 60
+)
+
+// steady runs herald as a child process taking steadyRate single events
+// a second for SteadyDuration, every one delivered to a loopback URL
+// answering 200, and reports the child's peak RSS (VmHWM) over the run,
+// until the last delivery arrived.
+func (b *runner) steady(ctx context.Context) (*Steady, error) {
+	ch, err := b.startChild(ctx, "steady")
+	if err != nil {
+		return nil, err
+	}
+	defer ch.stop()
+	r, err := newReceiver(1)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	key, err := ch.c.newEnv(ctx, r.url(0), nil)
+	if err != nil {
+		return nil, err
+	}
+	peak := sampleRSS(ctx, ch.pid, "VmHWM")
+	b.logf("steady: %d events/s for %s", steadyRate, b.cfg.SteadyDuration)
+	n, _, _, err := b.pacedN(ctx, ch.c, []string{key}, steadyRate, int(steadyRate*b.cfg.SteadyDuration.Seconds()))
+	if err == nil {
+		err = b.waitHealthy(ctx, r, n)
+	}
+	mb := peak()
+	if err != nil {
+		return nil, err
+	}
+	return &Steady{Rate: steadyRate, Seconds: b.cfg.SteadyDuration.Seconds(), Events: n, PeakRSSMiB: mb, // rssMB reads /proc kB, which are KiB
+		GoalMiB: steadyGoalMiB}, nil
+}
+
 // memory runs herald as a child process on a new SQLite file, points an
 // environment at a closed port on 127.0.0.1 with one retry an hour away,
 // posts Pending events, and waits until every delivery has failed its
 // first attempt or waits behind the endpoint's open circuit. It reports
 // the child's peak RSS.
 func (b *runner) memory(ctx context.Context) (*Memory, error) {
-	if b.cfg.Binary == "" {
-		return nil, errors.New("no herald binary to run")
-	}
-	dir, err := os.MkdirTemp("", "herald-bench-mem-")
+	ch, err := b.startChild(ctx, "memory")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	dbPath := filepath.Join(dir, "memory.db")
-	cmd := exec.CommandContext(ctx, b.cfg.Binary, "serve", "--addr", "127.0.0.1:0", "--database", "sqlite:"+dbPath,
-		"--admin-key", adminKey, "--allow-private-urls")
-	cmd.Stderr = b.cfg.Log
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
-	base, err := listeningOn(out)
-	if err != nil {
-		return nil, err
-	}
-	c := &cluster{bases: []string{base}, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: b.cfg.Concurrency}}}
+	defer ch.stop()
+	c, dbPath := ch.c, ch.dbPath
 
 	// A port nothing listens on: every attempt is refused at once.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -67,7 +130,7 @@ func (b *runner) memory(ctx context.Context) (*Memory, error) {
 		return nil, err
 	}
 
-	stopSampling := sampleRSS(ctx, cmd.Process.Pid, "VmHWM")
+	stopSampling := sampleRSS(ctx, ch.pid, "VmHWM")
 
 	b.logf("memory: %d deliveries to a closed port", b.cfg.Pending)
 	start := time.Now()

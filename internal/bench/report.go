@@ -48,6 +48,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if m := r.Memory; m != nil {
 		fmt.Fprintf(w, "peak RSS with %d deliveries pending: %.0f MB (ingested in %.0f s)\n", m.Pending, m.PeakRSSMB, m.IngestSec)
 	}
+	if st := r.Steady; st != nil {
+		fmt.Fprintf(w, "peak RSS at a steady %d events/s for %.0f s (%d events, one per request, one healthy URL): %.1f MiB (goal ≤ %.0f MiB)\n",
+			st.Rate, st.Seconds, st.Events, st.PeakRSSMiB, st.GoalMiB)
+	}
 	if c := r.Convoy; c != nil {
 		c.write(w)
 	}
