@@ -20,20 +20,8 @@ import (
 	"github.com/heraldhq/herald/internal/intake"
 	"github.com/heraldhq/herald/internal/store/cache"
 	"github.com/heraldhq/herald/internal/store/sqlite"
+	"github.com/heraldhq/herald/internal/testkit"
 )
-
-// benchEvent is a realistic Nango sync webhook (~900 bytes) as a producer
-// posts it.
-const benchEvent = `{"from":"nango","type":"sync","connectionId":"8f3b1c2e-7d4a-4e5b-9c6d-0a1b2c3d4e5f",` +
-	`"providerConfigKey":"google-calendar","syncName":"calendar-events","syncVariant":"base","model":"GoogleCalendarEvent",` +
-	`"success":true,"syncType":"INCREMENTAL","modifiedAfter":"2024-05-14T09:31:07.123Z","queryTimeStamp":"2024-05-14T09:31:07.123Z",` +
-	`"responseResults":{"added":12,"updated":3,"deleted":0},"checkpoints":null,"environment":"prod",` +
-	`"tags":{"end_user_id":"u_1234567890","end_user_email":"jane.doe@example.com","organization_id":"org_42"},` +
-	`"endUser":{"endUserId":"u_1234567890","endUserEmail":"jane.doe@example.com","organizationId":"org_42","tags":{}},` +
-	`"metadata":{"calendars":["primary","team@example.com"],"timezone":"Europe/Zürich",` +
-	`"window":{"start":1715673600000,"end":1716278400000,"ratio":0.75},"note":"Quarterly review <Q2> & planning",` +
-	`"retries":[0,1,2],"flags":{"beta":false,"sampling":0.1,"threshold":1e-7}},"attempt":1,` +
-	`"id":987654321012}`
 
 // benchServer is the API as internal/server wires it, on a SQLite file
 // behind the cache, with a dispatcher that is not running: every delivery
@@ -84,7 +72,7 @@ func (s *benchServer) post(b *testing.B, path string, body []byte) {
 // ingest into SQLite, answer) without the network.
 func BenchmarkPostEvent(b *testing.B) {
 	s := newBenchServer(b)
-	body := []byte(benchEvent)
+	body := []byte(testkit.SyncWebhook)
 	s.post(b, "/events", body) // the environment cached, the database warm
 	b.ReportAllocs()
 	for b.Loop() {
@@ -99,7 +87,7 @@ func BenchmarkPostEvent(b *testing.B) {
 // is the handler's own work.
 func BenchmarkPostEventParallel(b *testing.B) {
 	s := newBenchServer(b)
-	body := []byte(benchEvent)
+	body := []byte(testkit.SyncWebhook)
 	s.post(b, "/events", body)
 	b.SetParallelism(16)
 	b.ReportAllocs()
@@ -122,7 +110,7 @@ func BenchmarkPostEventLoopback(b *testing.B) {
 	defer ts.Close()
 	client := ts.Client()
 	client.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
-	body := []byte(benchEvent)
+	body := []byte(testkit.SyncWebhook)
 	send := func() error {
 		req, err := http.NewRequest(http.MethodPost, ts.URL+"/events", bytes.NewReader(body))
 		if err != nil {
@@ -171,7 +159,7 @@ func BenchmarkPostEventBatch(b *testing.B) {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		buf.WriteString(benchEvent)
+		buf.WriteString(testkit.SyncWebhook)
 	}
 	buf.WriteString(`]}`)
 	body := buf.Bytes()
@@ -187,7 +175,7 @@ func BenchmarkPostEventBatch(b *testing.B) {
 // canonical body, ids, answer and the ingest), without HTTP.
 func BenchmarkAcceptEvent(b *testing.B) {
 	s := newBenchServer(b)
-	v, err := canonjson.Parse([]byte(benchEvent))
+	v, err := canonjson.Parse([]byte(testkit.SyncWebhook))
 	if err != nil {
 		b.Fatal(err)
 	}
