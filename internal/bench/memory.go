@@ -97,12 +97,11 @@ func (b *runner) steady(ctx context.Context) (*Steady, error) {
 	if err == nil {
 		err = b.waitHealthy(ctx, r, n)
 	}
-	mb := peak()
+	mib := peak() // /proc's kB are KiB: rssMB's "MB" are MiB
 	if err != nil {
 		return nil, err
 	}
-	return &Steady{Rate: steadyRate, Seconds: b.cfg.SteadyDuration.Seconds(), Events: n, PeakRSSMiB: mb, // rssMB reads /proc kB, which are KiB
-		GoalMiB: steadyGoalMiB}, nil
+	return &Steady{Rate: steadyRate, Seconds: b.cfg.SteadyDuration.Seconds(), Events: n, PeakRSSMiB: mib, GoalMiB: steadyGoalMiB}, nil
 }
 
 // memory runs herald as a child process on a new SQLite file, points an

@@ -557,10 +557,7 @@ func TestSecondOpenRefused(t *testing.T) {
 func TestAttemptLogAcrossMigration(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "herald.db")
-	s, err := sqlite.Open(ctx, path, sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := open(t, path)
 	env := newEnv(t, s, "prod")
 	now := time.Now().Truncate(time.Millisecond)
 	ne := event(t, env.ID, nil, now, "https://a.example.com/")
