@@ -13,67 +13,93 @@ import (
 
 // Ingest stores a producer request in one transaction (group-committed
 // with other requests), or returns the stored answer for a repeated
-// Idempotency-Key.
+// Idempotency-Key. Requests without a key are handed to the writer as
+// they are, and the writer stores those of a group commit together
+// (insertIngests); one with a key looks its key up first.
 func (s *Store) Ingest(ctx context.Context, req herald.IngestRequest) ([]byte, error) {
+	if req.IdempotencyKey == "" {
+		return nil, s.enqueue(ctx, op{ingest: &req, done: make(chan error, 1)})
+	}
 	var replay []byte
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		now := ms(req.Now)
-		if req.IdempotencyKey != "" {
-			var hash []byte
-			err := tx.StmtContext(ctx, s.stmts.getIdem).QueryRowContext(ctx, req.EnvironmentID, req.IdempotencyKey,
-				now-herald.IdempotencyWindow.Milliseconds()).Scan(&replay, &hash)
-			if err == nil {
-				if !herald.SameRequest(hash, req.RequestHash) {
-					replay = nil
-					return herald.ErrIdempotencyKeyReused
-				}
-				return nil
+		var hash []byte
+		err := tx.StmtContext(ctx, s.stmts.getIdem).QueryRowContext(ctx, req.EnvironmentID, req.IdempotencyKey,
+			now-herald.IdempotencyWindow.Milliseconds()).Scan(&replay, &hash)
+		if err == nil {
+			if !herald.SameRequest(hash, req.RequestHash) {
+				replay = nil
+				return herald.ErrIdempotencyKeyReused
 			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("ingest: idempotency lookup: %w", unavailable(err))
-			}
+			return nil
 		}
-		insEvent := tx.StmtContext(ctx, s.stmts.insertEvent)
-		insDelivery := tx.StmtContext(ctx, s.stmts.insertDelivery)
-		for _, ne := range req.Events {
-			e := ne.Event
-			if _, err := insEvent.ExecContext(ctx, e.ID, e.EnvironmentID, e.Type, e.ConnectionID, e.ProviderConfigKey,
-				e.Body, e.Skipped, herald.EncodeFieldList(e.UnknownFields), nullBytes(e.Headers), nullBytes(e.Inbound),
-				ms(e.CreatedAt), e.TraceParent); err != nil {
-				if isForeignKey(err) {
-					return herald.ErrEnvironmentDeleted
-				}
-				return fmt.Errorf("ingest: insert event: %w", unavailable(err))
-			}
-			for i := range ne.Deliveries {
-				if err := insertDelivery(ctx, insDelivery, &ne.Deliveries[i]); err != nil {
-					return fmt.Errorf("ingest: insert delivery: %w", unavailable(err))
-				}
-			}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("ingest: idempotency lookup: %w", unavailable(err))
 		}
-		if req.IdempotencyKey != "" {
-			if _, err := tx.StmtContext(ctx, s.stmts.putIdem).ExecContext(ctx, req.EnvironmentID, req.IdempotencyKey, req.Response,
-				nonNil(req.RequestHash), now); err != nil {
-				return fmt.Errorf("ingest: store idempotency key: %w", unavailable(err))
-			}
+		if err := s.insertIngests(ctx, tx, []*herald.IngestRequest{&req}); err != nil {
+			return err
+		}
+		if _, err := tx.StmtContext(ctx, s.stmts.putIdem).ExecContext(ctx, req.EnvironmentID, req.IdempotencyKey, req.Response,
+			nonNil(req.RequestHash), now); err != nil {
+			return fmt.Errorf("ingest: store idempotency key: %w", unavailable(err))
 		}
 		return nil
 	})
 	return replay, err
 }
 
+// insertIngests stores the events and deliveries of requests, in
+// statements of many rows each (rowStatements): one statement per row
+// cost about as much again as the row itself (the statement's start,
+// its cursors on the table and each index, its bindings cleared).
+func (s *Store) insertIngests(ctx context.Context, tx *sql.Tx, reqs []*herald.IngestRequest) error {
+	ev, dl := s.rows.events[:0], s.rows.deliveries[:0]
+	defer func() {
+		// Keep the buffers, not what they point to.
+		clear(ev)
+		clear(dl)
+		s.rows.events, s.rows.deliveries = ev, dl
+	}()
+	for _, req := range reqs {
+		for _, ne := range req.Events {
+			e := &ne.Event
+			ev = append(ev, e.ID, e.EnvironmentID, e.Type, e.ConnectionID, e.ProviderConfigKey, e.Body, e.Skipped,
+				herald.EncodeFieldList(e.UnknownFields), nullBytes(e.Headers), nullBytes(e.Inbound), ms(e.CreatedAt), e.TraceParent)
+			for i := range ne.Deliveries {
+				dl = appendDelivery(dl, &ne.Deliveries[i])
+			}
+		}
+	}
+	if err := s.stmts.events.exec(ctx, tx, ev); err != nil {
+		if isForeignKey(err) {
+			return herald.ErrEnvironmentDeleted
+		}
+		return fmt.Errorf("ingest: insert event: %w", unavailable(err))
+	}
+	if err := s.stmts.deliveries.exec(ctx, tx, dl); err != nil {
+		return fmt.Errorf("ingest: insert delivery: %w", unavailable(err))
+	}
+	return nil
+}
+
 // insertDelivery stores d with the Status given (pending when empty);
 // one with Status sending is stored already claimed, under its first
 // lease.
 func insertDelivery(ctx context.Context, st *sql.Stmt, d *herald.Delivery) error {
+	_, err := st.ExecContext(ctx, appendDelivery(make([]any, 0, deliveryParams), d)...)
+	return err
+}
+
+// appendDelivery appends the values of d's row, in the order of
+// deliveryInsert's columns.
+func appendDelivery(args []any, d *herald.Delivery) []any {
 	status := d.Status
 	if status == "" {
 		status = herald.StatusPending
 	}
-	_, err := st.ExecContext(ctx, d.ID, d.EventID, d.EnvironmentID, d.Type, d.ConnectionID, d.ProviderConfigKey, d.URL, status,
+	return append(args, d.ID, d.EventID, d.EnvironmentID, d.Type, d.ConnectionID, d.ProviderConfigKey, d.URL, status,
 		nullMS(d.NextAttemptAt), nullMS(d.LeaseUntil), ms(d.CreatedAt), ms(d.CreatedAt), freshGen(status), nullBytes(d.Body),
 		d.RoundStart)
-	return err
 }
 
 // eventCols are the columns of an event but its body, which only GetEvent

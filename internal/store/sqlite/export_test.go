@@ -31,3 +31,25 @@ func itoa(n int) string {
 		}
 	}
 }
+
+// HoldWriter runs an operation that holds the writer until release is
+// called, and returns once it runs: what is stored meanwhile queues up
+// and goes in the next group commit, in the order it queued.
+func (s *Store) HoldWriter(ctx context.Context) (release func()) {
+	running, held := make(chan struct{}), make(chan struct{})
+	go s.write(ctx, func(context.Context, *sql.Tx) error {
+		close(running)
+		<-held
+		return nil
+	})
+	<-running
+	return func() { close(held) }
+}
+
+// Queued is how many operations wait for the writer.
+func (s *Store) Queued() int { return len(s.ops) }
+
+// WriteTx runs fn in the writer's transaction, as an operation of its own.
+func (s *Store) WriteTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return s.write(ctx, fn)
+}

@@ -54,14 +54,24 @@ type Store struct {
 
 	closeOnce sync.Once
 	stmts     statements
+	// rows are the writer's buffers for a group commit's ingests
+	// (insertIngests): the requests, and their rows' values.
+	rows struct {
+		ingests            []*herald.IngestRequest
+		events, deliveries []any
+	}
 	// matches holds MatchConnections' prepared statements by shape
 	// ([2]int{keys, ids} → *sql.Stmt on the readers).
 	matches sync.Map
 }
 
 type op struct {
-	fn   func(ctx context.Context, tx *sql.Tx) error
-	done chan error
+	fn func(ctx context.Context, tx *sql.Tx) error
+	// ingest, instead of fn, is a request to store without an
+	// Idempotency-Key: the ingests that follow one another in a batch are
+	// stored together (insertIngests).
+	ingest *herald.IngestRequest
+	done   chan error
 }
 
 // Options tune the embedded store.
@@ -260,7 +270,11 @@ var uriPath = strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23")
 // so it must not keep state between runs; its effects are rolled back if it
 // fails.
 func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	o := op{fn: fn, done: make(chan error, 1)}
+	return s.enqueue(ctx, op{fn: fn, done: make(chan error, 1)})
+}
+
+// enqueue hands o to the writer and waits for its commit.
+func (s *Store) enqueue(ctx context.Context, o op) error {
 	select {
 	case <-s.stop:
 		return errClosed
@@ -380,8 +394,25 @@ func (s *Store) runTx(ctx context.Context, batch []op) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
-	for _, o := range batch {
-		if err := o.fn(ctx, tx); err != nil {
+	// Ingests are gathered until another kind of operation (or the end)
+	// comes, so that the operations keep their order.
+	ingests := s.rows.ingests[:0]
+	defer func() {
+		clear(ingests)
+		s.rows.ingests = ingests
+	}()
+	for i, o := range batch {
+		if o.ingest != nil {
+			ingests = append(ingests, o.ingest)
+			if i+1 < len(batch) && batch[i+1].ingest != nil {
+				continue
+			}
+			err = s.insertIngests(ctx, tx, ingests)
+			ingests = ingests[:0]
+		} else {
+			err = o.fn(ctx, tx)
+		}
+		if err != nil {
 			tx.Rollback()
 			return err
 		}
@@ -441,7 +472,9 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 type statements struct {
-	insertEvent, insertDelivery, getIdem, putIdem, insertAttempt, updateDelivery, eventBody, renew, release, expire *sql.Stmt
+	// The multi-row inserts of ingest (rows.go).
+	events, deliveries                                                                                 rowStatements
+	insertDelivery, getIdem, putIdem, insertAttempt, updateDelivery, eventBody, renew, release, expire *sql.Stmt
 	// RecordAttempts' writes to endpoints (recordHealth).
 	endpointMinute, endpointRecovered, endpointFailing *sql.Stmt
 }
@@ -459,11 +492,13 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 		}
 		return s
 	}
-	st.insertEvent = p(`INSERT INTO events (id, environment_id, type, connection_id, provider_config_key, body, skipped,
-		unknown_fields, headers, inbound, created_at, trace_parent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, ''))`)
-	st.insertDelivery = p(`INSERT INTO deliveries (id, event_id, environment_id, type, connection_id, provider_config_key, url,
-		status, attempts, next_attempt_at, lease_until, created_at, updated_at, lease_gen, body, round_start)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)`)
+	if st.events, err = prepareRows(ctx, db, eventInsert, eventRow, eventParams); err != nil {
+		return err
+	}
+	if st.deliveries, err = prepareRows(ctx, db, deliveryInsert, deliveryRow, deliveryParams); err != nil {
+		return err
+	}
+	st.insertDelivery = p(deliveryInsert + deliveryRow)
 	st.getIdem = p(`SELECT response, request_hash FROM idempotency_keys WHERE environment_id = ? AND key = ? AND created_at > ?`)
 	st.putIdem = p(`INSERT OR REPLACE INTO idempotency_keys (environment_id, key, response, request_hash, created_at)
 		VALUES (?, ?, ?, ?, ?)`)
@@ -488,7 +523,9 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 }
 
 func (st *statements) close() {
-	for _, s := range []*sql.Stmt{st.insertEvent, st.insertDelivery, st.getIdem, st.putIdem, st.insertAttempt, st.updateDelivery,
+	st.events.close()
+	st.deliveries.close()
+	for _, s := range []*sql.Stmt{st.insertDelivery, st.getIdem, st.putIdem, st.insertAttempt, st.updateDelivery,
 		st.eventBody, st.renew, st.release, st.expire, st.endpointMinute, st.endpointRecovered, st.endpointFailing} {
 		if s != nil {
 			s.Close()
