@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/heraldhq/herald/internal/pgtest"
@@ -87,6 +88,13 @@ func postSpread(t *testing.T, hs []*herald, key string, events, per int, tolerat
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	batches := make(chan int)
+	// Each batch carries an Idempotency-Key, as a producer that retries
+	// should: net/http then sends a batch again by itself when the
+	// keep-alive connection it reused turns out closed (a write error
+	// before any answer), and herald answers a repeat with what it
+	// stored. The keys are new for each call: a test may post the same
+	// events twice on purpose.
+	nonce := uuid.NewString()
 	for range 6 {
 		wg.Go(func() {
 			for b := range batches {
@@ -96,7 +104,8 @@ func postSpread(t *testing.T, hs []*herald, key string, events, per int, tolerat
 					evs = append(evs, syncEvent(i))
 				}
 				c := &client{base: hs[p].URL, key: key}
-				r, err := c.try("POST", "/events/batch", `{"events":[`+strings.Join(evs, ",")+`]}`)
+				r, err := c.try("POST", "/events/batch", `{"events":[`+strings.Join(evs, ",")+`]}`,
+					"Idempotency-Key", fmt.Sprintf("%s-%d", nonce, b))
 				if err != nil || r.Status != http.StatusAccepted {
 					if !tolerate {
 						t.Errorf("POST /events/batch to process %d: %v %v", p, r, err)
