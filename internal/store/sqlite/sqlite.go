@@ -473,7 +473,8 @@ func (s *Store) Ping(ctx context.Context) error {
 
 type statements struct {
 	// The multi-row inserts of ingest (rows.go).
-	events, deliveries                                                                                 rowStatements
+	events, deliveries rowStatements
+
 	insertDelivery, getIdem, putIdem, insertAttempt, updateDelivery, eventBody, renew, release, expire *sql.Stmt
 	// RecordAttempts' writes to endpoints (recordHealth).
 	endpointMinute, endpointRecovered, endpointFailing *sql.Stmt
