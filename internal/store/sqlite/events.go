@@ -82,16 +82,10 @@ func (s *Store) insertIngests(ctx context.Context, tx *sql.Tx, reqs []*herald.In
 	return nil
 }
 
-// insertDelivery stores d with the Status given (pending when empty);
+// appendDelivery appends the values of d's row, in the order of
+// deliveryInsert's columns, with the Status given (pending when empty);
 // one with Status sending is stored already claimed, under its first
 // lease.
-func insertDelivery(ctx context.Context, st *sql.Stmt, d *herald.Delivery) error {
-	_, err := st.ExecContext(ctx, appendDelivery(make([]any, 0, deliveryParams), d)...)
-	return err
-}
-
-// appendDelivery appends the values of d's row, in the order of
-// deliveryInsert's columns.
 func appendDelivery(args []any, d *herald.Delivery) []any {
 	status := d.Status
 	if status == "" {

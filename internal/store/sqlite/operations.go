@@ -185,12 +185,13 @@ func (s *Store) AddDeliveries(ctx context.Context, envID string, ds []herald.Del
 			refused = herald.ErrNotFound
 			return nil
 		}
-		ins := tx.StmtContext(ctx, s.stmts.insertDelivery)
+		args := make([]any, 0, len(ds)*deliveryParams)
 		for _, d := range ds {
 			d.EnvironmentID = envID
-			if err := insertDelivery(ctx, ins, &d); err != nil {
-				return fmt.Errorf("add deliveries: %w", unavailable(err))
-			}
+			args = appendDelivery(args, &d)
+		}
+		if err := s.stmts.deliveries.exec(ctx, tx, args); err != nil {
+			return fmt.Errorf("add deliveries: %w", unavailable(err))
 		}
 		return nil
 	})

@@ -12,9 +12,9 @@ import (
 // of n, beyond 64 as many of 64 as fit).
 var rowSizes = [...]int{64, 32, 16, 8, 4, 2, 1}
 
-// The inserts of ingest: their columns and one row's values. A delivery
-// stored by the ingest has made no attempt yet (attempts 0) and is last
-// updated when it was created.
+// The inserts of ingest and AddDeliveries: their columns and one row's
+// values. A delivery stored by them has made no attempt yet (attempts 0)
+// and is last updated when it was created.
 const (
 	eventInsert = `INSERT INTO events (id, environment_id, type, connection_id, provider_config_key, body, skipped,
 		unknown_fields, headers, inbound, created_at, trace_parent) VALUES `

@@ -472,10 +472,10 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 type statements struct {
-	// The multi-row inserts of ingest (rows.go).
+	// The multi-row inserts of ingest and AddDeliveries (rows.go).
 	events, deliveries rowStatements
 
-	insertDelivery, getIdem, putIdem, insertAttempt, updateDelivery, eventBody, renew, release, expire *sql.Stmt
+	getIdem, putIdem, insertAttempt, updateDelivery, eventBody, renew, release, expire *sql.Stmt
 	// RecordAttempts' writes to endpoints (recordHealth).
 	endpointMinute, endpointRecovered, endpointFailing *sql.Stmt
 }
@@ -499,7 +499,6 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 	if st.deliveries, err = prepareRows(ctx, db, deliveryInsert, deliveryRow, deliveryParams); err != nil {
 		return err
 	}
-	st.insertDelivery = p(deliveryInsert + deliveryRow)
 	st.getIdem = p(`SELECT response, request_hash FROM idempotency_keys WHERE environment_id = ? AND key = ? AND created_at > ?`)
 	st.putIdem = p(`INSERT OR REPLACE INTO idempotency_keys (environment_id, key, response, request_hash, created_at)
 		VALUES (?, ?, ?, ?, ?)`)
@@ -526,7 +525,7 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 func (st *statements) close() {
 	st.events.close()
 	st.deliveries.close()
-	for _, s := range []*sql.Stmt{st.insertDelivery, st.getIdem, st.putIdem, st.insertAttempt, st.updateDelivery,
+	for _, s := range []*sql.Stmt{st.getIdem, st.putIdem, st.insertAttempt, st.updateDelivery,
 		st.eventBody, st.renew, st.release, st.expire, st.endpointMinute, st.endpointRecovered, st.endpointFailing} {
 		if s != nil {
 			s.Close()
